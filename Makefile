@@ -1,0 +1,55 @@
+# One Makefile: the README, CI (.ci/run) and developers all call these targets.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-unit test-integration lint typecheck check schemas kafka-up kafka-down clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## install: venv, the package with its dev tools, and the Kafka broker's jars
+install: $(STAMP)
+	$(BIN)/gridwatch kafka jars
+
+## run: local broker, topics, and a worker in the foreground (Ctrl-C stops the worker)
+run: install
+	$(BIN)/gridwatch kafka up
+	$(BIN)/gridwatch topics create
+	$(BIN)/gridwatch worker
+
+## test: unit, integration (real Kafka, started by the tests) and e2e tests
+test: install
+	$(BIN)/python -m pytest tests
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+## schemas: regenerate schemas/json from the models (a test fails on drift)
+schemas: $(STAMP)
+	$(BIN)/python -m schemas.export
+
+kafka-up: install
+	$(BIN)/gridwatch kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/gridwatch kafka down
+
+clean: kafka-down
+	rm -rf .gridwatch .pytest_cache .mypy_cache .ruff_cache

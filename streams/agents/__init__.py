@@ -1,0 +1,1 @@
+"""Faust agents: short loops of decode → logic → send."""

@@ -1,0 +1,94 @@
+"""Builds the Faust application from settings: topics, agents and web views.
+
+This is the thin shell around the pure logic in :mod:`streams.ingest`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from streams.agents.ingest import register_ingest_agents
+from streams.clock import Clock, SystemClock
+from streams.ingest import Ingest
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.topics import Topics
+from streams.web import register_views
+
+
+@dataclass(frozen=True, slots=True)
+class Gridwatch:
+    """A wired gridwatch worker application.
+
+    Attributes:
+        app: The Faust app (run it with :func:`streams.worker.run_worker`).
+        settings: The settings it was built from.
+        topics: Topic names.
+        metrics: The worker's Prometheus metrics.
+        ingest: The ingest policy the agents apply.
+    """
+
+    app: Any
+    settings: Settings
+    topics: Topics
+    metrics: Metrics
+    ingest: Ingest
+
+
+def faust_broker_url(bootstrap: str) -> str:
+    """Turn "h1:9092,h2:9092" into Faust's "kafka://h1:9092;kafka://h2:9092"."""
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(",") if server)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Gridwatch:
+    """Build the Faust app, its agents and its web views.
+
+    Args:
+        settings: Configuration.
+        clock: Wall clock for the future-event-time limit; the system clock by default.
+        registry: Prometheus registry; a fresh one by default.
+
+    Returns:
+        The wired application.
+    """
+    app = faust.App(
+        settings.app_id,
+        broker=faust_broker_url(settings.bootstrap),
+        store="memory://",
+        datadir=str(settings.worker_data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        topic_disable_leader=False,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        autodiscover=False,
+        producer_acks=-1,
+        producer_max_request_size=max(settings.max_message_bytes * 4, 1 << 20),
+        consumer_max_fetch_size=max(settings.max_message_bytes * 16, 4 << 20),
+    )
+    topics = Topics(settings.topic_prefix)
+    metrics = Metrics(registry if registry is not None else CollectorRegistry())
+    ingest = Ingest(
+        settings.input_limits,
+        dedup_horizon=timedelta(seconds=settings.dedup_horizon_s),
+        dedup_max_ids=settings.dedup_max_ids,
+    )
+    register_ingest_agents(
+        app, topics, ingest, metrics, clock if clock is not None else SystemClock()
+    )
+    register_views(app, metrics)
+    return Gridwatch(app, settings, topics, metrics, ingest)
