@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from streams.app import faust_broker_url
+from streams.settings import Settings
+from streams.topics import Topics
+
+PRODUCT_TOPICS = {
+    "gridwatch.sensor",
+    "gridwatch.hotline",
+    "gridwatch.inspection",
+    "gridwatch.assets",
+    "gridwatch.alerts",
+    "gridwatch.risk",
+    "gridwatch.acks",
+    "gridwatch.dlq",
+}
+
+
+def test_defaults_match_the_product_contract(monkeypatch):
+    for name in ("BOOTSTRAP", "TOPIC_PREFIX", "WEB_PORT", "PARTITIONS"):
+        monkeypatch.delenv(f"GRIDWATCH_{name}", raising=False)
+    settings = Settings()
+    assert settings.bootstrap == "127.0.0.1:9092"
+    assert settings.topic_prefix == "gridwatch."
+    assert settings.web_port == 6066
+    assert settings.partitions == 4
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRIDWATCH_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("GRIDWATCH_TOPIC_PREFIX", "city.")
+    monkeypatch.setenv("GRIDWATCH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GRIDWATCH_MAX_FUTURE_SKEW_S", "30")
+    settings = Settings()
+    assert settings.bootstrap == "k1:9092,k2:9092"
+    assert settings.worker_data_dir == tmp_path
+    assert settings.input_limits.max_future_skew == timedelta(seconds=30)
+    assert Topics(settings.topic_prefix).sensor == "city.sensor"
+
+
+def test_invalid_setting_is_refused(monkeypatch):
+    monkeypatch.setenv("GRIDWATCH_PARTITIONS", "0")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_controller_port_follows_client_port():
+    assert Settings(kafka_port=19092).controller_port == 19093
+    assert Settings(kafka_port=19092, kafka_controller_port=20000).controller_port == 20000
+
+
+def test_specs_cover_every_product_topic():
+    specs = Topics().specs(partitions=4)
+    public = {spec.name for spec in specs if not spec.internal}
+    assert public == PRODUCT_TOPICS
+    compacted = {spec.name for spec in specs if spec.compacted}
+    assert compacted == {"gridwatch.assets", "gridwatch.risk"}
+    for name in ("sensor", "hotline", "inspection", "alerts", "risk"):
+        assert next(s for s in specs if s.name == f"gridwatch.{name}").partitions == 4
+
+
+def test_internal_topics_share_the_prefix():
+    topics = Topics("t1.")
+    assert all(spec.name.startswith("t1.") for spec in topics.specs(2))
+
+
+def test_faust_broker_url():
+    assert faust_broker_url("a:1,b:2") == "kafka://a:1;kafka://b:2"
