@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,8 +36,22 @@ class TopicOutcome:
     warning: str | None = None
 
 
+def _any_port_open(bootstrap: str, timeout_s: float) -> bool:
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """Return True if a Kafka broker answers a metadata request at ``bootstrap``."""
+    # A plain connect first: refused ports fail fast, without a Kafka client.
+    if not _any_port_open(bootstrap, timeout_s):
+        return False
     try:
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap.split(","),

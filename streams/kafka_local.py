@@ -33,6 +33,10 @@ MIN_JAVA: Final = 17
 START_TIMEOUT_S: Final = 90.0
 STOP_TIMEOUT_S: Final = 60.0
 
+# Brokers this process spawned: kept so the child can be reaped when stopped
+# (and so Python does not warn about a running child being garbage collected).
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class LocalKafkaError(RuntimeError):
     """The local broker could not be resolved, started or stopped; the message says why."""
@@ -382,6 +386,7 @@ def _spawn(kafka: LocalKafka, java: str, jars: Path) -> int:
             cwd=kafka.state_dir,
             start_new_session=True,  # Ctrl-C in the terminal must not kill the broker
         )
+    _SPAWNED[process.pid] = process
     kafka.pid_file.write_text(f"{process.pid}\n")
     return process.pid
 
@@ -404,5 +409,8 @@ def down(kafka: LocalKafka, *, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         process.kill()
         with contextlib.suppress(psutil.TimeoutExpired):
             process.wait(timeout=10)
+    child = _SPAWNED.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=10)
     kafka.pid_file.unlink(missing_ok=True)
     return True

@@ -1,0 +1,5 @@
+"""``python -m streams`` runs the gridwatch command line."""
+
+from streams.cli import main
+
+main()
