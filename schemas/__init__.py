@@ -4,6 +4,7 @@ Pure pydantic v2 models and one orjson codec; nothing here imports faust,
 kafka or prometheus.
 """
 
+from schemas._acks import INTERNAL_ADAPTER, Acknowledgement, InternalMessage
 from schemas._alerts import (
     Alert,
     CapArea,
@@ -31,15 +32,26 @@ from schemas._events import (
     InspectionFinding,
     SensorReading,
 )
-from schemas.codec import AnyEvent, DecodeError, InputLimits, decode_event, decode_model, encode
+from schemas.codec import (
+    AnyEvent,
+    DecodeError,
+    InputLimits,
+    decode_ack,
+    decode_event,
+    decode_internal,
+    decode_model,
+    encode,
+)
 
 __all__ = [
     "EVENT_ADAPTER",
+    "INTERNAL_ADAPTER",
     "KNOWN_HAZARDS",
     "KNOWN_METRICS",
     "KNOWN_SERVICE_CODES",
     "MAX_DESCRIPTION_CHARS",
     "MAX_ID_CHARS",
+    "Acknowledgement",
     "Alert",
     "AnyEvent",
     "Asset",
@@ -61,12 +73,15 @@ __all__ = [
     "IncidentRef",
     "InputLimits",
     "InspectionFinding",
+    "InternalMessage",
     "MetricThresholds",
     "RiskFactor",
     "RiskLevel",
     "RiskState",
     "SensorReading",
+    "decode_ack",
     "decode_event",
+    "decode_internal",
     "decode_model",
     "encode",
 ]

@@ -86,7 +86,7 @@ class Alert(_Frozen):
     incidents: str | None = None
     info: list[CapInfo] = Field(min_length=1)
     asset_id: Identifier
-    asset_type: AssetType | None
+    asset_type: AssetType | None = None
     risk_score: Score
     level: RiskLevel
     event_time: AwareDatetime = Field(description="Event time of the event that caused this.")
@@ -116,7 +116,7 @@ class RiskState(_Frozen):
     """The latest risk picture of one asset (value of the compacted risk topic)."""
 
     asset_id: Identifier
-    asset_type: AssetType | None
+    asset_type: AssetType | None = None
     risk_score: Score
     level: RiskLevel | None = Field(description="None while the asset is below watch.")
     certainty: CapCertainty

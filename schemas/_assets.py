@@ -53,8 +53,9 @@ class MetricThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    direction: Literal["above", "below"] = Field(
-        default="above", description="Whether danger lies above or below the thresholds."
+    direction: Literal["above", "below"] | None = Field(
+        default=None,
+        description="Whether danger lies above or below; unset keeps the class default.",
     )
     watch: FiniteFloat | None = None
     warning: FiniteFloat | None = None

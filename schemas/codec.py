@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from schemas._acks import INTERNAL_ADAPTER, Acknowledgement
 from schemas._dead_letters import DeadLetterReason, FieldError
 from schemas._events import EVENT_ADAPTER, HotlineCase, InspectionFinding, SensorReading
 
@@ -227,3 +228,36 @@ def decode_model(raw: bytes | None, model: type[ModelT], *, max_bytes: int = 1 <
 def encode(model: BaseModel) -> bytes:
     """Encode a model as compact JSON (RFC 3339 times with offsets, ``null`` s omitted)."""
     return orjson.dumps(model.model_dump(mode="python", exclude_none=True))
+
+
+def decode_internal(raw: bytes | None) -> AnyEvent | Acknowledgement:
+    """Decode a message of the internal per-asset stream (validated events and acks).
+
+    Raises:
+        DecodeError: When the bytes are not a valid event or acknowledgement.
+    """
+    obj = loads_object(raw, max_bytes=1 << 20)
+    try:
+        return INTERNAL_ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        raise _validation_failure(exc) from None
+
+
+def decode_ack(raw: bytes | None, *, limits: InputLimits, now: datetime) -> Acknowledgement:
+    """Decode and validate an acknowledgement from the operations center.
+
+    Raises:
+        DecodeError: With the reason the message is rejected.
+    """
+    obj = loads_object(raw, max_bytes=limits.max_message_bytes)
+    obj.setdefault("kind", "ack")
+    try:
+        ack = Acknowledgement.model_validate(obj)
+    except ValidationError as exc:
+        raise _validation_failure(exc) from None
+    if ack.event_time - now > limits.max_future_skew:
+        raise DecodeError(
+            DeadLetterReason.FUTURE_EVENT_TIME,
+            f"event_time {ack.event_time.isoformat()} is ahead of the worker clock",
+        )
+    return ack

@@ -13,6 +13,7 @@ from typing import Any, Final
 import orjson
 from pydantic import BaseModel
 
+from schemas._acks import Acknowledgement
 from schemas._alerts import Alert, RiskState
 from schemas._assets import Asset
 from schemas._dead_letters import DeadLetter
@@ -28,6 +29,7 @@ _MODELS: Final[dict[str, type[BaseModel]]] = {
     "alert": Alert,
     "risk_state": RiskState,
     "dead_letter": DeadLetter,
+    "acknowledgement": Acknowledgement,
 }
 
 _BASE_URI: Final = "https://gridwatch.example/schemas/"

@@ -13,7 +13,12 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from streams.agents.ingest import register_ingest_agents
+from streams.agents.risk import register_risk_agents
 from streams.clock import Clock, SystemClock
+from streams.engine.config import EngineConfig, load_config
+from streams.engine.pipeline import RiskPipeline
+from streams.engine.registry import AssetRegistry
+from streams.faust_compat import SharedTopicGlobalTable
 from streams.ingest import Ingest
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -31,6 +36,7 @@ class Gridwatch:
         topics: Topic names.
         metrics: The worker's Prometheus metrics.
         ingest: The ingest policy the agents apply.
+        pipeline: Matching and the risk engine the agents drive.
     """
 
     app: Any
@@ -38,6 +44,7 @@ class Gridwatch:
     topics: Topics
     metrics: Metrics
     ingest: Ingest
+    pipeline: RiskPipeline
 
 
 def faust_broker_url(bootstrap: str) -> str:
@@ -50,6 +57,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     registry: CollectorRegistry | None = None,
+    engine_config: EngineConfig | None = None,
 ) -> Gridwatch:
     """Build the Faust app, its agents and its web views.
 
@@ -57,6 +65,7 @@ def create_app(
         settings: Configuration.
         clock: Wall clock for the future-event-time limit; the system clock by default.
         registry: Prometheus registry; a fresh one by default.
+        engine_config: Risk engine configuration; ``settings.engine_config`` by default.
 
     Returns:
         The wired application.
@@ -76,6 +85,7 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         autodiscover=False,
+        GlobalTable=SharedTopicGlobalTable,
         producer_acks=-1,
         # Let the producer batch: a 5 ms linger turns thousands of tiny produce
         # requests into a few large ones.
@@ -90,8 +100,10 @@ def create_app(
         dedup_horizon=timedelta(seconds=settings.dedup_horizon_s),
         dedup_max_ids=settings.dedup_max_ids,
     )
-    register_ingest_agents(
-        app, topics, ingest, metrics, clock if clock is not None else SystemClock()
-    )
+    wall_clock = clock if clock is not None else SystemClock()
+    register_ingest_agents(app, topics, ingest, metrics, wall_clock)
+    config = engine_config if engine_config is not None else load_config(settings.engine_config)
+    pipeline = RiskPipeline(AssetRegistry([]), config)
+    register_risk_agents(app, settings, topics, pipeline, metrics, wall_clock)
     register_views(app, metrics)
-    return Gridwatch(app, settings, topics, metrics, ingest)
+    return Gridwatch(app, settings, topics, metrics, ingest, pipeline)

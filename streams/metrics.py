@@ -61,6 +61,49 @@ class Metrics:
             "Event ids held by the duplicate filter of this worker.",
             registry=registry,
         )
+        self.hotline_matches = Counter(
+            "gridwatch_hotline_match_total",
+            "Hotline cases without asset_id run through spatial matching, by result.",
+            ["result"],
+            registry=registry,
+        )
+        self.engine_events = Counter(
+            "gridwatch_engine_events_total",
+            "Messages the risk engine applied, by kind (sensor, hotline, inspection, ack).",
+            ["kind"],
+            registry=registry,
+        )
+        self.late_events = Counter(
+            "gridwatch_late_events_total",
+            "Events later than the allowed lateness, dead-lettered as late.",
+            registry=registry,
+        )
+        self.unknown_asset_events = Counter(
+            "gridwatch_unknown_asset_events_total",
+            "Events for assets missing from the registry (processed as far as possible).",
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "gridwatch_alerts_total",
+            "CAP messages published, by msgType, CAP severity and asset type.",
+            ["msg_type", "severity", "asset_type"],
+            registry=registry,
+        )
+        self.risk_updates = Counter(
+            "gridwatch_risk_updates_total",
+            "Risk states published to the compacted risk topic.",
+            registry=registry,
+        )
+        self.state_writes = Counter(
+            "gridwatch_state_writes_total",
+            "Per-asset engine states written to the changelog-backed table.",
+            registry=registry,
+        )
+        self.registry_assets = Gauge(
+            "gridwatch_registry_assets",
+            "Assets in this worker's registry.",
+            registry=registry,
+        )
         self.ingest_seconds = Histogram(
             "gridwatch_ingest_processing_seconds",
             "Time to decode, validate and route one input message.",

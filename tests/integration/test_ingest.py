@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -11,7 +12,13 @@ import orjson
 from schemas import DeadLetter, decode_model
 from streams.topics import Topics
 from tests.badness import BadMessage, catalogue
-from tests.factories import hotline_factory, inspection_factory, sensor_factory, to_bytes
+from tests.factories import (
+    BASE_TIME,
+    hotline_factory,
+    inspection_factory,
+    sensor_factory,
+    to_bytes,
+)
 from tests.support import Record, WorkerProcess, metric_sum, produce, read_all, wait_until
 
 VALID = 1000
@@ -22,15 +29,18 @@ Message = tuple[bytes | None, bytes]
 
 
 def valid_events() -> list[dict[str, Any]]:
+    # Event times span 200 s: shuffled, they stay within the engine's allowed
+    # lateness, so the only dead letters are the invalid messages.
     events: list[dict[str, Any]] = []
     for i in range(VALID):
+        at = {"event_time": (BASE_TIME + timedelta(seconds=i % 200)).isoformat()}
         if i % 10 < 6:
-            events.append(sensor_factory())
+            events.append(sensor_factory(**at))
         elif i % 10 < 8:
             # Half the hotline cases carry no asset_id: they go to the holding path.
-            events.append(hotline_factory(asset_id=None) if i % 2 else hotline_factory())
+            events.append(hotline_factory(asset_id=None, **at) if i % 2 else hotline_factory(**at))
         else:
-            events.append(inspection_factory())
+            events.append(inspection_factory(**at))
     return events
 
 

@@ -1,0 +1,225 @@
+"""The risk agents: spatial matching, acknowledgements and the engine over Kafka.
+
+Thin shell: decode → :class:`~streams.engine.pipeline.RiskPipeline` → send.
+Per-asset engine state lives in a changelog-backed table, written once per
+batch for each asset that changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+import orjson
+
+from schemas import (
+    Acknowledgement,
+    Asset,
+    DeadLetterReason,
+    DecodeError,
+    HotlineCase,
+    decode_ack,
+    decode_internal,
+    decode_model,
+    encode,
+)
+from streams.agents.ingest import dead_letter_for
+from streams.clock import Clock
+from streams.engine.engine import AssetState, StateStore
+from streams.engine.pipeline import RiskPipeline
+from streams.engine.registry import AssetRegistry
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+BATCH_WITHIN_S = 0.05
+
+
+class TableStateStore:
+    """Engine state backed by a Faust table of JSON snapshots, with a decoded cache."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.cache: dict[str, AssetState] = {}
+
+    def get(self, asset_id: str) -> AssetState | None:
+        """The asset's state: from the cache, else restored from the table."""
+        state = self.cache.get(asset_id)
+        if state is None:
+            blob = self.table.get(asset_id.encode())
+            if blob is not None:
+                state = AssetState.restore(orjson.loads(blob))
+                self.cache[asset_id] = state
+        return state
+
+    def put(self, asset_id: str, state: AssetState) -> None:
+        """Keep the state in the cache (persisted by :meth:`persist`)."""
+        self.cache[asset_id] = state
+
+    def persist(self, states: list[AssetState]) -> int:
+        """Write changed states to the table (one changelog message each)."""
+        for state in states:
+            self.table[state.asset_id.encode()] = orjson.dumps(state.snapshot())
+        return len(states)
+
+    def forget(self) -> None:
+        """Drop the cache (after a rebalance the table is the truth)."""
+        self.cache.clear()
+
+
+def registry_from_table(table: Any) -> AssetRegistry:
+    """Build the asset registry from the assets GlobalTable's current contents."""
+    assets = []
+    for key, blob in list(table.items()):
+        if blob is None:
+            continue
+        try:
+            assets.append(decode_model(blob, Asset))
+        except DecodeError as exc:
+            log.warning("asset %r on the assets topic is invalid: %s", key, exc)
+    return AssetRegistry(assets)
+
+
+def register_risk_agents(
+    app: Any,
+    settings: Settings,
+    topics: Topics,
+    pipeline: RiskPipeline,
+    metrics: Metrics,
+    clock: Clock,
+) -> TableStateStore:
+    """Attach the matcher, ack and engine agents, the state table and the assets table."""
+    raw: Any = faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    # The registry changes when the assets topic does; the table tells us.
+    registry_changed = [True]
+
+    def on_asset_change(event: Any) -> None:
+        registry_changed[0] = True
+
+    assets_topic = app.topic(topics.assets, partitions=1, compacting=True, schema=raw)
+    assets_table = app.GlobalTable(
+        "gridwatch-assets",
+        changelog_topic=assets_topic,
+        partitions=1,
+        schema=raw,
+        key_type=bytes,
+        value_type=bytes,
+        on_changelog_event=on_asset_change,
+    )
+    state_table = app.Table(
+        "gridwatch-asset-state",
+        partitions=settings.partitions,
+        # Keys go to the partition the producer's partitioner picks, the same
+        # as the per-asset stream's, so an asset's state sits with its events.
+        use_partitioner=True,
+        schema=raw,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    store = TableStateStore(state_table)
+    pipeline.engine.store = store
+
+    def refresh_registry() -> None:
+        if registry_changed[0]:
+            registry_changed[0] = False
+            pipeline.set_registry(registry_from_table(assets_table))
+            metrics.registry_assets.set(len(pipeline.registry))
+            log.info("asset registry loaded: %d assets", len(pipeline.registry))
+
+    async def send(topic: str, key: bytes | None, value: bytes) -> None:
+        await app.producer.send(topic, key, value, None, None, None)
+
+    async def dead_letter(message: Any, error: DecodeError) -> None:
+        metrics.dead_letters.labels(error.reason.value, "internal").inc()
+        await send(topics.dlq, message.key, encode(dead_letter_for(message, error, clock)))
+
+    async def match_hotline(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            refresh_registry()
+            try:
+                case = decode_internal(message.value)
+            except DecodeError as error:
+                await dead_letter(message, error)
+                continue
+            if not isinstance(case, HotlineCase):
+                continue
+            matched = pipeline.match(case)
+            if matched is None or matched.asset_id is None:
+                metrics.hotline_matches.labels("unmatched").inc()
+                continue
+            metrics.hotline_matches.labels("matched").inc()
+            await send(topics.events_by_asset, matched.asset_id.encode(), encode(matched))
+
+    async def acknowledgements(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                ack = decode_ack(message.value, limits=settings.input_limits, now=clock.now())
+            except DecodeError as error:
+                await dead_letter(message, error)
+                continue
+            await send(topics.events_by_asset, ack.asset_id.encode(), encode(ack))
+
+    async def risk(stream: Any) -> None:
+        async for batch in stream.take_events(BATCH_SIZE, BATCH_WITHIN_S):
+            refresh_registry()
+            for event in batch:
+                await _apply(event.message)
+            metrics.state_writes.inc(store.persist(pipeline.engine.drain_dirty()))
+
+    async def _apply(message: Any) -> None:
+        try:
+            item = decode_internal(message.value)
+        except DecodeError as error:
+            await dead_letter(message, error)
+            return
+        metrics.engine_events.labels(item.kind).inc()
+        if isinstance(item, Acknowledgement):
+            output = pipeline.handle(item)
+        elif isinstance(item, HotlineCase) and item.asset_id is None:
+            return  # cases wait on the holding topic for the matcher
+        else:
+            output = pipeline.handle(item)
+        if output.unknown_asset:
+            metrics.unknown_asset_events.inc()
+        if output.late:
+            metrics.late_events.inc()
+            late = DecodeError(
+                DeadLetterReason.LATE,
+                f"event_time {item.event_time.isoformat()} is more than "
+                f"{pipeline.config.allowed_lateness_s:.0f}s behind the newest event of "
+                f"asset {message.key.decode(errors='replace')}",
+            )
+            await dead_letter(message, late)
+            return
+        key = message.key
+        for alert in output.alerts:
+            metrics.alerts.labels(
+                alert.msgType, alert.info[0].severity, alert.asset_type or "unknown"
+            ).inc()
+            await send(topics.alerts, key, encode(alert))
+        if output.risk is not None:
+            metrics.risk_updates.inc()
+            await send(topics.risk, key, encode(output.risk))
+
+    raw_in = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+              "value_serializer": "raw"}  # fmt: skip
+    app.agent(app.topic(topics.hotline_unmatched, **raw_in), name="gridwatch.match")(match_hotline)
+    app.agent(app.topic(topics.acks, **raw_in), name="gridwatch.acks")(acknowledgements)
+    app.agent(app.topic(topics.events_by_asset, **raw_in), name="gridwatch.risk")(risk)
+
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]  # faust signal
+    async def _forget_cache(*args: Any, **kwargs: Any) -> None:
+        store.forget()
+
+    return store
+
+
+__all__ = ["StateStore", "TableStateStore", "register_risk_agents", "registry_from_table"]

@@ -1,0 +1,575 @@
+"""Per-asset signals: small stateful objects fed in event time.
+
+Times are float seconds since the epoch (UTC) inside the engine; every object
+can be turned into plain JSON-able data (``snapshot``) and back (``restore``)
+so the Faust shell can keep it in a changelog-backed table.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import insort
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from schemas import RiskLevel
+from streams.engine.config import LEVELS, EngineConfig, MetricRule
+
+Source = Literal["sensor", "hotline", "inspection", "data_health"]
+
+_LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
+
+
+def level_rank(level: RiskLevel | None) -> int:
+    """0 for None, then 1 (watch), 2 (warning), 3 (critical)."""
+    return 0 if level is None else _LEVEL_RANK[level]
+
+
+def max_level(a: RiskLevel | None, b: RiskLevel | None) -> RiskLevel | None:
+    """The higher of two levels."""
+    return a if level_rank(a) >= level_rank(b) else b
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """One signal's contribution to a family's score.
+
+    Attributes:
+        name: e.g. ``threshold:gas_ppm``, ``hotline_pressure``, ``inspection:crack``.
+        source: Which independent source it comes from.
+        family: The hazard family it belongs to.
+        contribution: Standalone score, 0-100 (0 for data-health notes).
+        detail: One line an operator can read.
+        observed: True when a physical threshold is crossed.
+        evidence: (event_id, summary) pairs behind it, newest last.
+    """
+
+    name: str
+    source: Source
+    family: str
+    contribution: float
+    detail: str
+    observed: bool = False
+    evidence: tuple[tuple[str, str], ...] = ()
+
+
+def factor_to_data(factor: Factor) -> list[Any]:
+    """A factor as plain data."""
+    return [
+        factor.name,
+        factor.source,
+        factor.family,
+        factor.contribution,
+        factor.detail,
+        factor.observed,
+        [list(e) for e in factor.evidence],
+    ]
+
+
+def factor_from_data(data: list[Any]) -> Factor:
+    """Rebuild a factor from :func:`factor_to_data`."""
+    name, source, family, contribution, detail, observed, evidence = data
+    return Factor(
+        name, source, family, contribution, detail, observed, tuple((a, b) for a, b in evidence)
+    )
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+class RobustBaseline:
+    """A learnt usual value per hour of the week, robust to outliers; O(1) memory.
+
+    48 slots (weekday/weekend x 24 hours) plus one global slot each hold a
+    count, a location and a scale, updated by a clipped exponentially-weighted
+    rule: residuals are clipped at 3 scales and points beyond ``outlier_z``
+    learn at a tenth of the rate, so a spike or an ongoing incident barely
+    moves the baseline. A slot judges nothing until ``warmup`` points.
+    """
+
+    GLOBAL = 48
+    __slots__ = ("_slots",)
+
+    def __init__(self) -> None:
+        self._slots: dict[int, list[float]] = {}
+
+    @staticmethod
+    def slot(weekend: bool, hour: int) -> int:
+        """Slot index of a local hour of a weekday or weekend day."""
+        return (24 if weekend else 0) + hour
+
+    def expected(self, slot: int, warmup: int, *, allow_global: bool) -> tuple[float, float] | None:
+        """(location, scale) of a warm slot, falling back to the weekday slot, then global."""
+        candidates = [slot]
+        if slot >= 24:
+            candidates.append(slot - 24)
+        if allow_global:
+            candidates.append(self.GLOBAL)
+        for index in candidates:
+            entry = self._slots.get(index)
+            if entry is not None and entry[0] >= warmup:
+                return entry[1], entry[2]
+        return None
+
+    def band(self, slot: int, warmup: int) -> tuple[float, float] | None:
+        """Lowest and highest usual value of this hour and the hours either side.
+
+        Comparing against the neighbours too tolerates profiles that change
+        sharply within an hour (a rush hour starting at 07:00 or 07:20). None
+        until the slot (or, for weekends, the weekday slot) is warm.
+        """
+        own = slot if self._warm(slot, warmup) else None
+        if own is None and slot >= 24 and self._warm(slot - 24, warmup):
+            own = slot - 24
+        if own is None:
+            return None
+        block = 24 if own >= 24 else 0
+        hour = own - block
+        locs = [
+            self._slots[index][1]
+            for index in (block + (hour - 1) % 24, own, block + (hour + 1) % 24)
+            if self._warm(index, warmup)
+        ]
+        return min(locs), max(locs)
+
+    def _warm(self, index: int, warmup: int) -> bool:
+        entry = self._slots.get(index)
+        return entry is not None and entry[0] >= warmup
+
+    def update(self, slot: int, value: float, min_rate: float, outlier_z: float) -> None:
+        """Learn one value into its slot and the global slot."""
+        for index in (slot, self.GLOBAL):
+            entry = self._slots.get(index)
+            if entry is None:
+                self._slots[index] = [1.0, value, abs(value) * 0.05 + 1e-9]
+                continue
+            count, loc, scale = entry
+            rate = max(1.0 / (count + 1.0), min_rate)
+            residual = value - loc
+            if abs(residual) > outlier_z * scale and count >= 3:
+                rate *= 0.1
+            clipped = max(-3.0 * scale, min(3.0 * scale, residual))
+            loc += rate * clipped
+            # Mean absolute deviation of clipped residuals, x1.25 ~ a standard deviation.
+            scale += rate * (1.25 * abs(clipped) - scale)
+            entry[0] = count + 1.0
+            entry[1] = loc
+            entry[2] = max(scale, abs(loc) * 0.01, 1e-9)
+
+    def snapshot(self) -> dict[str, list[float]]:
+        """Plain data for persistence."""
+        return {str(k): list(v) for k, v in self._slots.items()}
+
+    @classmethod
+    def restore(cls, data: dict[str, list[float]]) -> RobustBaseline:
+        """Rebuild from :meth:`snapshot`."""
+        baseline = cls()
+        baseline._slots = {int(k): list(v) for k, v in data.items()}
+        return baseline
+
+
+# --------------------------------------------------------------------------- sensors
+
+
+class SensorSeries:
+    """One sensor's readings of one metric on one asset.
+
+    Keeps the latest reading's judgement (threshold, rate of change, learnt
+    baseline), its usual reporting interval and how often it repeated the
+    same value, for data health.
+    """
+
+    __slots__ = (
+        "_latched_ref",
+        "_rate_samples",
+        "baseline",
+        "current",
+        "family",
+        "intervals",
+        "last_event_id",
+        "last_t",
+        "last_value",
+        "mean_interval",
+        "metric",
+        "same_count",
+        "sensor_id",
+        "variety",
+    )
+
+    def __init__(self, sensor_id: str, metric: str, family: str) -> None:
+        self.sensor_id = sensor_id
+        self.metric = metric
+        self.family = family
+        self.last_t = -math.inf
+        self.last_value = math.nan
+        self.last_event_id = ""
+        self.intervals = 0
+        self.mean_interval = 0.0
+        self.same_count = 0
+        self.variety = False  # seen at least two different values
+        self.baseline = RobustBaseline()
+        self._rate_samples: list[tuple[float, float]] = []
+        self._latched_ref: float | None = None
+        self.current: tuple[Factor, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Identity of the series within its asset."""
+        return f"{self.sensor_id}|{self.metric}"
+
+    def observe(
+        self,
+        t: float,
+        value: float,
+        event_id: str,
+        *,
+        slot: int,
+        rule: MetricRule | None,
+        capacity: float | None,
+        config: EngineConfig,
+    ) -> tuple[Factor, ...]:
+        """Take one reading; return the factors it supports on its own."""
+        factors = self._judge(t, value, event_id, slot, rule, capacity, config)
+        if t > self.last_t:
+            if self.last_t > -math.inf:
+                gap = t - self.last_t
+                self.intervals += 1
+                weight = max(1.0 / self.intervals, 0.1)
+                self.mean_interval += weight * (gap - self.mean_interval)
+            if value == self.last_value:
+                self.same_count += 1
+            else:
+                self.variety = self.variety or not math.isnan(self.last_value)
+                self.same_count = 1
+        if t >= self.last_t:
+            self.last_t = t
+            self.last_value = value
+            self.last_event_id = event_id
+            self.current = factors
+        self.baseline.update(slot, value, config.baseline_min_rate, config.baseline_outlier_z)
+        if rule is not None and rule.rate_window_s is not None:
+            insort(self._rate_samples, (t, value))
+            horizon = self.last_t - 2 * rule.rate_window_s - config.allowed_lateness_s
+            while self._rate_samples and self._rate_samples[0][0] < horizon:
+                self._rate_samples.pop(0)
+            if len(self._rate_samples) > 512:
+                del self._rate_samples[: len(self._rate_samples) - 512]
+        return factors
+
+    def stuck(self, config: EngineConfig) -> bool:
+        """Whether the sensor repeats one value suspiciously often."""
+        return self.same_count >= config.stuck_count
+
+    def silent_for(self, now: float, config: EngineConfig) -> float | None:
+        """Seconds of silence when longer than k x the usual interval, else None."""
+        if self.intervals < config.silence_min_samples or self.mean_interval <= 0:
+            return None
+        gap = now - self.last_t
+        return gap if gap > config.silence_factor * self.mean_interval else None
+
+    def _judge(
+        self,
+        t: float,
+        value: float,
+        event_id: str,
+        slot: int,
+        rule: MetricRule | None,
+        capacity: float | None,
+        config: EngineConfig,
+    ) -> tuple[Factor, ...]:
+        factors: list[Factor] = []
+        metric = self.metric
+
+        def add(name: str, level: RiskLevel | None, detail: str, observed: bool) -> None:
+            if level is None:
+                return
+            factors.append(
+                Factor(
+                    name=name,
+                    source="sensor",
+                    family=self.family,
+                    contribution=config.contribution(level),
+                    detail=detail,
+                    observed=observed,
+                    evidence=((event_id, f"{self.sensor_id}: {metric} {_fmt(value)}"),),
+                )
+            )
+
+        if rule is not None and rule.has_thresholds:
+            measured = value
+            unit = ""
+            if rule.relative_to == "capacity":
+                measured = value / capacity if capacity else math.nan
+                unit = " of capacity"
+            if not math.isnan(measured):
+                crossed = rule.threshold_level(measured)
+                limit = getattr(rule, crossed) if crossed is not None else None
+                sign = ">=" if rule.direction == "above" else "<="
+                shown = f"{measured:.0%}" if unit else _fmt(measured)
+                limit_shown = f"{limit:.0%}" if unit and limit is not None else _fmt(limit or 0.0)
+                add(
+                    f"threshold:{metric}",
+                    crossed,
+                    f"{metric} {shown}{unit} {sign} {crossed} threshold {limit_shown}",
+                    True,
+                )
+        if rule is not None and rule.rate_window_s is not None:
+            self._judge_rate(t, value, rule, add)
+        if rule is not None and rule.baseline_ratio_watch is not None:
+            band = self.baseline.band(slot, config.baseline_warmup)
+            usual = None if band is None else band[0] if rule.direction == "below" else band[1]
+            if usual is not None and usual > 0:
+                ratio = value / usual
+                add(
+                    f"baseline:{metric}",
+                    rule.ratio_level(ratio),
+                    f"{metric} {_fmt(value)} is {ratio:.0%} of its usual {_fmt(usual)} "
+                    "for this hour",
+                    False,
+                )
+        expected = (
+            self.baseline.expected(slot, config.baseline_warmup, allow_global=True)
+            if rule is None
+            else None
+        )
+        if expected is not None:
+            loc, scale = expected
+            z = (value - loc) / scale
+            z_watch, z_warning, z_critical = config.z_levels
+            magnitude = abs(z)
+            z_level: RiskLevel | None = None
+            if magnitude >= z_critical:
+                z_level = "critical"
+            elif magnitude >= z_warning:
+                z_level = "warning"
+            elif magnitude >= z_watch:
+                z_level = "watch"
+            add(
+                f"baseline:{metric}",
+                z_level,
+                f"{metric} {_fmt(value)} is {z:+.1f} robust deviations from its usual {_fmt(loc)}",
+                False,
+            )
+        return tuple(factors)
+
+    def _judge_rate(self, t: float, value: float, rule: MetricRule, add: Any) -> None:
+        window = rule.rate_window_s or 0.0
+        earlier = [x for (ts, x) in self._rate_samples if t - window <= ts < t]
+        below = rule.direction == "below"
+        level: RiskLevel | None = None
+        detail = ""
+        if earlier:
+            ref = max(earlier) if below else min(earlier)
+            if ref != 0:
+                change = (value - ref) / abs(ref)
+                level = rule.rate_level(change)
+                detail = (
+                    f"{self.metric} {_fmt(value)}, {change:+.0%} against {_fmt(ref)} "
+                    f"within {window / 60:.0f} min"
+                )
+                if level is not None and t >= self.last_t:
+                    if self._latched_ref is None:
+                        self._latched_ref = ref
+                    else:
+                        self._latched_ref = (
+                            max(self._latched_ref, ref) if below else min(self._latched_ref, ref)
+                        )
+        if self._latched_ref is not None and self._latched_ref != 0:
+            ref = self._latched_ref
+            change = (value - ref) / abs(ref)
+            held = rule.rate_level(change)
+            if level_rank(held) > level_rank(level):
+                level = held
+                detail = f"{self.metric} {_fmt(value)} still {change:+.0%} below/above {_fmt(ref)}"
+            recovered_at = (rule.rate_watch or 0.0) / 2
+            if t >= self.last_t and (
+                (below and change > recovered_at) or (not below and change < recovered_at)
+            ):
+                self._latched_ref = None
+        add(f"rate:{self.metric}", level, detail, False)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for persistence."""
+        return {
+            "sensor_id": self.sensor_id,
+            "metric": self.metric,
+            "family": self.family,
+            "last_t": self.last_t if self.last_t > -math.inf else None,
+            "last_value": None if math.isnan(self.last_value) else self.last_value,
+            "last_event_id": self.last_event_id,
+            "intervals": self.intervals,
+            "mean_interval": self.mean_interval,
+            "same_count": self.same_count,
+            "variety": self.variety,
+            "baseline": self.baseline.snapshot(),
+            "rate": self._rate_samples,
+            "latched": self._latched_ref,
+            "current": [factor_to_data(f) for f in self.current],
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> SensorSeries:
+        """Rebuild from :meth:`snapshot`."""
+        series = cls(data["sensor_id"], data["metric"], data["family"])
+        series.last_t = -math.inf if data["last_t"] is None else data["last_t"]
+        series.last_value = math.nan if data["last_value"] is None else data["last_value"]
+        series.last_event_id = data["last_event_id"]
+        series.intervals = data["intervals"]
+        series.mean_interval = data["mean_interval"]
+        series.same_count = data["same_count"]
+        series.variety = data["variety"]
+        series.baseline = RobustBaseline.restore(data["baseline"])
+        series._rate_samples = [(float(t), float(x)) for t, x in data["rate"]]
+        series._latched_ref = data["latched"]
+        series.current = tuple(factor_from_data(f) for f in data["current"])
+        return series
+
+
+# --------------------------------------------------------------------------- hotline
+
+
+class HotlinePressure:
+    """Relevant complaints per family in a sliding event-time window, time-decayed.
+
+    De-duplicated by ``service_request_id``: a case counts once however often
+    it is updated; a closed case stops counting.
+    """
+
+    __slots__ = ("_cases",)
+
+    def __init__(self) -> None:
+        # service_request_id -> [t, family, open (0/1), event_id, summary, status_t]
+        self._cases: dict[str, list[Any]] = {}
+
+    def observe(
+        self, t: float, case_id: str, family: str, is_open: bool, event_id: str, summary: str
+    ) -> None:
+        """Record a case update (its newest status by event time wins)."""
+        entry = self._cases.get(case_id)
+        if entry is None:
+            self._cases[case_id] = [t, family, is_open, event_id, summary, t]
+            return
+        entry[0] = min(entry[0], t)  # the case counts from when it was first reported
+        if t >= entry[5]:
+            entry[2] = is_open
+            entry[5] = t
+            if is_open:
+                entry[3], entry[4] = event_id, summary
+
+    def factors(self, now: float, config: EngineConfig) -> list[Factor]:
+        """One factor per family with open cases in the window."""
+        window = config.hotline_window_s
+        for case_id in [k for k, v in self._cases.items() if v[0] < now - window - 60]:
+            del self._cases[case_id]
+        weights: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        evidence: dict[str, list[tuple[float, str, str]]] = {}
+        for t, family, is_open, event_id, summary, _ in self._cases.values():
+            if not is_open or t < now - window or t > now:
+                continue
+            weight = 0.5 ** ((now - t) / config.hotline_half_life_s)
+            weights[family] = weights.get(family, 0.0) + weight
+            counts[family] = counts.get(family, 0) + 1
+            evidence.setdefault(family, []).append((t, event_id, summary))
+        result = []
+        for family, weight in weights.items():
+            contribution = config.hotline_cap * (1.0 - math.exp(-weight / config.hotline_scale))
+            cases = sorted(evidence[family])[-config.max_evidence :]
+            result.append(
+                Factor(
+                    name="hotline_pressure",
+                    source="hotline",
+                    family=family,
+                    contribution=contribution,
+                    detail=f"{counts[family]} open complaint(s) in "
+                    f"{window / 60:.0f} min, decayed weight {weight:.2f}",
+                    evidence=tuple((event_id, summary) for _, event_id, summary in cases),
+                )
+            )
+        return result
+
+    def snapshot(self) -> dict[str, list[Any]]:
+        """Plain data for persistence."""
+        return self._cases
+
+    @classmethod
+    def restore(cls, data: dict[str, list[Any]]) -> HotlinePressure:
+        """Rebuild from :meth:`snapshot`."""
+        pressure = cls()
+        pressure._cases = {k: list(v) for k, v in data.items()}
+        return pressure
+
+
+# --------------------------------------------------------------------------- inspections
+
+
+class InspectionFindings:
+    """Open inspection findings by severity, until rectified."""
+
+    __slots__ = ("_findings",)
+
+    def __init__(self) -> None:
+        # inspection_id -> [t, family, hazard, severity, open, event_id]
+        self._findings: dict[str, list[Any]] = {}
+
+    def observe(
+        self,
+        t: float,
+        inspection_id: str,
+        family: str,
+        hazard: str,
+        severity: int,
+        is_open: bool,
+        event_id: str,
+    ) -> None:
+        """Record a finding's status (its newest status by event time wins)."""
+        entry = self._findings.get(inspection_id)
+        if entry is not None and entry[0] > t:
+            return
+        if is_open:
+            self._findings[inspection_id] = [t, family, hazard, severity, True, event_id]
+        else:
+            # Remember the rectification so an older "open" arriving late is ignored.
+            self._findings[inspection_id] = [t, family, hazard, severity, False, event_id]
+
+    def factors(self, now: float, config: EngineConfig) -> list[Factor]:
+        """The most severe open finding per family (others listed as evidence)."""
+        for key in [k for k, v in self._findings.items() if not v[4] and v[0] < now - 86_400.0]:
+            del self._findings[key]
+        best: dict[str, list[Any]] = {}
+        evidence: dict[str, list[tuple[str, str]]] = {}
+        for _, family, hazard, severity, is_open, event_id in self._findings.values():
+            if not is_open:
+                continue
+            evidence.setdefault(family, []).append(
+                (event_id, f"open {hazard} finding, severity {severity}")
+            )
+            current = best.get(family)
+            if current is None or severity > current[1]:
+                best[family] = [hazard, severity]
+        return [
+            Factor(
+                name=f"inspection:{hazard}",
+                source="inspection",
+                family=family,
+                contribution=config.inspection_severity[severity - 1],
+                detail=f"open {hazard} finding of severity {severity}",
+                evidence=tuple(evidence[family][-config.max_evidence :]),
+            )
+            for family, (hazard, severity) in best.items()
+        ]
+
+    def snapshot(self) -> dict[str, list[Any]]:
+        """Plain data for persistence."""
+        return self._findings
+
+    @classmethod
+    def restore(cls, data: dict[str, list[Any]]) -> InspectionFindings:
+        """Rebuild from :meth:`snapshot`."""
+        findings = cls()
+        findings._findings = {k: list(v) for k, v in data.items()}
+        return findings
