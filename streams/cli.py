@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from streams import kafka_local
 from streams.admin import BrokerUnavailableError, ensure_topics
+from streams.cap_xml import cap_xml_command
 from streams.kafka_local import LocalKafka, LocalKafkaError
 from streams.settings import Settings
 from streams.topics import Topics
@@ -152,6 +154,154 @@ def worker(bootstrap: str | None, web_port: int | None) -> None:
         run_worker(settings)
     except BrokerUnavailableError as exc:
         _fail(f"{exc}; start one with `gridwatch kafka up`")
+
+
+@cli.group()
+def assets() -> None:
+    """Manage the asset registry (the compacted assets topic)."""
+
+
+@assets.command("load")
+@click.argument("registry_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bootstrap", default=None, help="Kafka servers (env GRIDWATCH_BOOTSTRAP).")
+def assets_load(registry_file: Path, bootstrap: str | None) -> None:
+    """Publish a GeoJSON registry to the assets topic, keyed by asset_id."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from schemas import encode
+    from streams.engine.registry import load_registry
+
+    settings = _settings(bootstrap=bootstrap)
+    try:
+        registry, problems = load_registry(registry_file)
+    except ValueError as exc:
+        _fail(str(exc))
+    for problem in problems:
+        err.print(f"[yellow]skipped:[/] {problem}", highlight=False)
+    try:
+        producer = KafkaProducer(
+            bootstrap_servers=settings.bootstrap.split(","), acks="all", linger_ms=20
+        )
+    except KafkaError as exc:
+        _fail(f"cannot reach Kafka at {settings.bootstrap}: {exc}")
+    topic = Topics(settings.topic_prefix).assets
+    try:
+        for asset in registry:
+            producer.send(topic, key=asset.asset_id.encode(), value=encode(asset))
+        producer.flush(timeout=120)
+    except KafkaError as exc:
+        _fail(f"publishing to {topic} failed: {exc}")
+    finally:
+        producer.close(timeout=10)
+    out.print(f"published {len(registry)} assets to {topic} ({len(problems)} skipped)")
+
+
+@cli.command()
+@click.argument("log", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--assets",
+    "assets_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="GeoJSON registry (env GRIDWATCH_ASSETS_FILE); without one every asset is unknown.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=Path("-"),
+    show_default=True,
+    help="Alerts as JSON Lines.",
+)
+@click.option(
+    "--risk-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the final risk picture (latest risk state per asset).",
+)
+def process(log: Path, assets_file: Path | None, out: Path, risk_out: Path | None) -> None:
+    """Run the risk logic over an event log offline, deterministically."""
+    from streams.engine.config import load_config
+    from streams.engine.registry import AssetRegistry, load_registry
+    from streams.offline import process_log, read_log, write_risk
+
+    settings = _settings()
+    registry_path = assets_file or settings.assets_file
+    registry = AssetRegistry([])
+    if registry_path is not None:
+        registry, problems = load_registry(registry_path)
+        for problem in problems:
+            err.print(f"[yellow]registry:[/] {problem}", highlight=False)
+    else:
+        err.print("[yellow]no --assets given: every asset is unknown, no case can be matched[/]")
+    config = load_config(settings.engine_config)
+    with click.open_file(str(out), "wb") as alerts_out:
+        summary = process_log(
+            read_log(log),
+            registry,
+            config,
+            alerts_out,
+            max_message_bytes=settings.max_message_bytes,
+            invalid_out=sys.stderr,
+        )
+    if risk_out is not None:
+        with risk_out.open("wb") as handle:
+            write_risk(summary, handle)
+    invalid = sum(summary.invalid.values())
+    alerts = ", ".join(f"{k} {v}" for k, v in sorted(summary.alerts.items())) or "none"
+    err.print(
+        f"{summary.lines} lines: {summary.events} events, {invalid} invalid, "
+        f"{summary.duplicates} duplicates, {summary.late} late, {summary.unmatched} unmatched "
+        f"cases, {summary.unknown_asset} for unknown assets; alerts: {alerts}",
+        highlight=False,
+    )
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks: print numbers and write JSON."""
+
+
+@bench.command("engine")
+@click.option("--events", type=int, default=200_000, show_default=True)
+@click.option("--assets", "asset_count", type=int, default=1000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--repeat", type=int, default=3, show_default=True, help="Best of N runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON object.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JSON object to this file.",
+)
+def bench_engine_command(
+    events: int, asset_count: int, seed: int, repeat: int, as_json: bool, out: Path | None
+) -> None:
+    """Decode-validate-and-engine against decode-validate only, same log, one process."""
+    import orjson
+
+    from streams.bench import bench_engine
+
+    result = bench_engine(events, asset_count, seed, repeat)
+    text = orjson.dumps(result).decode()
+    if out is not None:
+        out.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+        return
+    table = Table(title=f"gridwatch bench engine ({events} events, {asset_count} assets)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("decode + validate", f"{result['decode_events_per_s']:,.0f} events/s")
+    table.add_row("decode + validate + engine", f"{result['engine_events_per_s']:,.0f} events/s")
+    table.add_row("ratio", f"{result['ratio']:.3f}")
+    table.add_row("alerts", str(result["alerts"]))
+    out_console = Console()
+    out_console.print(table)
+    click.echo(text)
+
+
+cli.add_command(cap_xml_command)
 
 
 def main() -> None:

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         default=True, description="Whether the worker creates missing topics at start."
     )
     log_level: str = Field(default="info", description="Worker log level.")
+    assets_file: Path | None = Field(
+        default=None,
+        description="GeoJSON registry for `gridwatch process` when --assets is absent.",
+    )
     engine_config: Path | None = Field(
         default=None,
         description="Risk engine TOML (thresholds, families, lifecycle); the shipped one if unset.",

@@ -14,7 +14,14 @@ DEFAULT_CONFIG: Final = Path(__file__).with_name("risk.toml")
 LEVELS: Final[tuple[RiskLevel, ...]] = ("watch", "warning", "critical")
 
 
-@dataclass(frozen=True, slots=True)
+def _mildest(limits: tuple[float | None, ...], direction: str) -> float | None:
+    present = [v for v in limits if v is not None]
+    if not present:
+        return None
+    return min(present) if direction == "above" else max(present)
+
+
+@dataclass(frozen=True)
 class MetricRule:
     """How one metric is judged on one asset class.
 
@@ -46,28 +53,49 @@ class MetricRule:
     baseline_ratio_warning: float | None = None
     baseline_ratio_critical: float | None = None
 
+    def __post_init__(self) -> None:
+        # Most readings are normal: comparing with the mildest limit of each
+        # check answers them in one step (see _check).
+        for name, limits in (
+            ("_thresholds", (self.watch, self.warning, self.critical)),
+            ("_rates", (self.rate_watch, self.rate_warning, self.rate_critical)),
+            (
+                "_ratios",
+                (
+                    self.baseline_ratio_watch,
+                    self.baseline_ratio_warning,
+                    self.baseline_ratio_critical,
+                ),
+            ),
+        ):
+            object.__setattr__(self, name, (limits, _mildest(limits, self.direction)))
+
     @property
     def has_thresholds(self) -> bool:
         """Whether any physical threshold is set."""
-        return any(v is not None for v in (self.watch, self.warning, self.critical))
+        return self.watch is not None or self.warning is not None or self.critical is not None
+
+    def _check(
+        self, value: float, limits: tuple[tuple[float | None, ...], float | None]
+    ) -> RiskLevel | None:
+        values, mildest = limits
+        if mildest is None:
+            return None
+        if value < mildest if self.direction == "above" else value > mildest:
+            return None
+        return _level_crossed(value, values, self.direction)
 
     def threshold_level(self, value: float) -> RiskLevel | None:
         """The highest level whose threshold ``value`` crosses, if any."""
-        return _level_crossed(value, (self.watch, self.warning, self.critical), self.direction)
+        return self._check(value, self._thresholds)  # type: ignore[attr-defined]  # set in __post_init__
 
     def rate_level(self, change: float) -> RiskLevel | None:
         """The level a relative change reaches (sign follows the direction)."""
-        limits = (self.rate_watch, self.rate_warning, self.rate_critical)
-        return _level_crossed(change, limits, self.direction)
+        return self._check(change, self._rates)  # type: ignore[attr-defined]  # set in __post_init__
 
     def ratio_level(self, ratio: float) -> RiskLevel | None:
         """The level a value / usual-value ratio reaches."""
-        limits = (
-            self.baseline_ratio_watch,
-            self.baseline_ratio_warning,
-            self.baseline_ratio_critical,
-        )
-        return _level_crossed(ratio, limits, self.direction)
+        return self._check(ratio, self._ratios)  # type: ignore[attr-defined]  # set in __post_init__
 
 
 def _level_crossed(
@@ -90,6 +118,7 @@ class EngineConfig:
     timezone: str = "Asia/Shanghai"
     sender: str = "gridwatch@ops.city.example"
     max_evidence: int = 10
+    evaluate_every_s: float = 30.0
     level_starts: dict[str, float] = field(default_factory=dict)
     contributions: dict[str, float] = field(default_factory=dict)
     exit_score: float = 30.0
@@ -190,6 +219,7 @@ def load_config(path: Path | None = None) -> EngineConfig:
             timezone=str(engine["timezone"]),
             sender=str(engine["sender"]),
             max_evidence=int(engine["max_evidence"]),
+            evaluate_every_s=float(engine["evaluate_every_s"]),
             level_starts={k: float(v) for k, v in raw["levels"].items()},
             contributions={k: float(v) for k, v in raw["contributions"].items()},
             exit_score=float(lifecycle["exit_score"]),

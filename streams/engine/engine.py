@@ -33,7 +33,7 @@ from schemas import (
     RiskState,
     SensorReading,
 )
-from streams.engine.config import EngineConfig
+from streams.engine.config import EngineConfig, MetricRule
 from streams.engine.signals import (
     Factor,
     HotlinePressure,
@@ -80,6 +80,10 @@ class AreaLookup(Protocol):
 def safe_id(text: str) -> str:
     """Make text safe inside a CAP identifier (no spaces, commas, < or &)."""
     return _UNSAFE.sub("_", text)
+
+
+def _signature(factors: tuple[Factor, ...]) -> tuple[tuple[str, float], ...]:
+    return tuple((f.name, f.contribution) for f in factors)
 
 
 def _iso(t: float) -> datetime:
@@ -216,6 +220,8 @@ class AssetState:
     incidents: dict[str, IncidentLifecycle] = field(default_factory=dict)
     published: list[Any] | None = None
     events: int = 0
+    quiet: bool = True
+    next_evaluation: float = 0.0
 
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-able data (for the changelog-backed table)."""
@@ -228,6 +234,8 @@ class AssetState:
             "incidents": {k: i.snapshot() for k, i in self.incidents.items()},
             "published": self.published,
             "events": self.events,
+            "quiet": self.quiet,
+            "next_evaluation": self.next_evaluation,
         }
 
     @classmethod
@@ -242,6 +250,8 @@ class AssetState:
             incidents={k: IncidentLifecycle.restore(v) for k, v in data["incidents"].items()},
             published=data["published"],
             events=data["events"],
+            quiet=data["quiet"],
+            next_evaluation=data["next_evaluation"],
         )
 
 
@@ -304,11 +314,23 @@ class RiskEngine:
     def __init__(
         self, registry: AssetLookup, config: EngineConfig, store: StateStore | None = None
     ) -> None:
-        self.registry = registry
+        self._registry = registry
         self.config = config
         self.store: StateStore = store if store is not None else MemoryStore()
         self._zone = ZoneInfo(config.timezone)
         self.dirty: set[str] = set()
+        self._rules: dict[tuple[str, str], MetricRule | None] = {}
+        self._slots: dict[int, int] = {}
+
+    @property
+    def registry(self) -> AssetLookup:
+        """The asset registry in use."""
+        return self._registry
+
+    @registry.setter
+    def registry(self, registry: AssetLookup) -> None:
+        self._registry = registry
+        self._rules.clear()
 
     # -- input
 
@@ -330,7 +352,23 @@ class RiskEngine:
         state.events += 1
         transient: tuple[Factor, ...] = ()
         if isinstance(event, SensorReading):
-            transient = self._sensor(state, asset, event, t)
+            series, before, transient = self._sensor(state, asset, event, t)
+            after = series.current
+            unchanged = not transient and (
+                (not before and not after) or _signature(before) == _signature(after)
+            )
+            watermark = t if state.watermark is None else max(state.watermark, t)
+            if unchanged and (
+                (state.quiet and not series.current) or watermark < state.next_evaluation
+            ):
+                # Fast path: a reading that changes no factor, on an asset that is
+                # quiet or was evaluated moments ago (event time), cannot raise a
+                # level; decay and dwell timers are re-checked at least every
+                # `evaluate_every_s`.
+                state.watermark = watermark
+                self.store.put(asset_id, state)
+                self.dirty.add(asset_id)
+                return EngineResult(unknown_asset=asset is None)
         elif isinstance(event, HotlineCase):
             family = config.service_code_family.get(event.service_code) or config.asset_family(
                 asset
@@ -398,9 +436,30 @@ class RiskEngine:
             state = AssetState(asset_id)
         return state
 
+    def _slot(self, t: float) -> int:
+        # Local hour and weekday, cached per quarter hour (zone conversion is slow).
+        quarter = int(t // 900)
+        slot = self._slots.get(quarter)
+        if slot is None:
+            if len(self._slots) > 50_000:
+                self._slots.clear()
+            local = datetime.fromtimestamp(quarter * 900, self._zone)
+            slot = RobustBaseline.slot(local.weekday() >= 5, local.hour)
+            self._slots[quarter] = slot
+        return slot
+
+    def _rule(self, asset_id: str, asset: Asset | None, metric: str) -> MetricRule | None:
+        key = (asset_id, metric)
+        try:
+            return self._rules[key]
+        except KeyError:
+            rule = self._rules[key] = self.config.rule(asset, metric)
+            return rule
+
     def _sensor(
         self, state: AssetState, asset: Asset | None, event: SensorReading, t: float
-    ) -> tuple[Factor, ...]:
+    ) -> tuple[SensorSeries, tuple[Factor, ...], tuple[Factor, ...]]:
+        """Feed a reading to its series: (series, its factors before, transient factors)."""
         config = self.config
         key = f"{event.sensor_id}|{event.metric}"
         series = state.series.get(key)
@@ -408,20 +467,19 @@ class RiskEngine:
             family = config.metric_family.get(event.metric) or config.asset_family(asset)
             series = SensorSeries(event.sensor_id, event.metric, family)
             state.series[key] = series
-        local = datetime.fromtimestamp(t, self._zone)
-        slot = RobustBaseline.slot(local.weekday() >= 5, local.hour)
+        before = series.current
         factors = series.observe(
             t,
             event.value,
             event.event_id,
-            slot=slot,
-            rule=config.rule(asset, event.metric),
+            slot=self._slot(t),
+            rule=self._rule(state.asset_id, asset, event.metric),
             capacity=asset.capacity if asset is not None else None,
             config=config,
         )
         # A reading older than the series' newest still counts where it belongs:
         # its factors join this evaluation (alerts never wait for stragglers).
-        return () if series.last_event_id == event.event_id else factors
+        return series, before, (() if series.last_event_id == event.event_id else factors)
 
     def _scores(
         self, state: AssetState, asset: Asset | None, now: float, transient: tuple[Factor, ...]
@@ -514,6 +572,10 @@ class RiskEngine:
             if msg_type is not None:
                 result.alerts.append(self._alert(state, asset, lifecycle, msg_type, scored, now, t))
         result.risk = self._risk_state(state, asset, scores, now, force=bool(result.alerts))
+        state.quiet = not any(lc.active for lc in state.incidents.values()) and all(
+            scored.score == 0 for scored in scores.values()
+        )
+        state.next_evaluation = now + self.config.evaluate_every_s
         return result
 
     def _incident_id(self, asset_id: str, lifecycle: IncidentLifecycle) -> str:

@@ -8,7 +8,7 @@ so the Faust shell can keep it in a changelog-backed table.
 from __future__ import annotations
 
 import math
-from bisect import insort
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -140,9 +140,11 @@ class RobustBaseline:
         entry = self._slots.get(index)
         return entry is not None and entry[0] >= warmup
 
-    def update(self, slot: int, value: float, min_rate: float, outlier_z: float) -> None:
-        """Learn one value into its slot and the global slot."""
-        for index in (slot, self.GLOBAL):
+    def update(
+        self, slot: int, value: float, min_rate: float, outlier_z: float, *, with_global: bool
+    ) -> None:
+        """Learn one value into its slot (and the global slot when asked)."""
+        for index in (slot, self.GLOBAL) if with_global else (slot,):
             entry = self._slots.get(index)
             if entry is None:
                 self._slots[index] = [1.0, value, abs(value) * 0.05 + 1e-9]
@@ -250,7 +252,15 @@ class SensorSeries:
             self.last_value = value
             self.last_event_id = event_id
             self.current = factors
-        self.baseline.update(slot, value, config.baseline_min_rate, config.baseline_outlier_z)
+        if rule is None or rule.baseline_ratio_watch is not None:
+            # Only learnt-baseline checks read the baseline; skip the work otherwise.
+            self.baseline.update(
+                slot,
+                value,
+                config.baseline_min_rate,
+                config.baseline_outlier_z,
+                with_global=rule is None,
+            )
         if rule is not None and rule.rate_window_s is not None:
             insort(self._rate_samples, (t, value))
             horizon = self.last_t - 2 * rule.rate_window_s - config.allowed_lateness_s
@@ -271,6 +281,20 @@ class SensorSeries:
         gap = now - self.last_t
         return gap if gap > config.silence_factor * self.mean_interval else None
 
+    def _factor(
+        self, name: str, level: RiskLevel, detail: str, observed: bool, event_id: str,
+        value: float, config: EngineConfig,
+    ) -> Factor:  # fmt: skip
+        return Factor(
+            name=name,
+            source="sensor",
+            family=self.family,
+            contribution=config.contributions[level],
+            detail=detail,
+            observed=observed,
+            evidence=((event_id, f"{self.sensor_id}: {self.metric} {_fmt(value)}"),),
+        )
+
     def _judge(
         self,
         t: float,
@@ -281,116 +305,127 @@ class SensorSeries:
         capacity: float | None,
         config: EngineConfig,
     ) -> tuple[Factor, ...]:
+        # Hot path: most readings are normal, so every check first asks the
+        # cheapest question and builds text only for a factor that fires.
         factors: list[Factor] = []
         metric = self.metric
-
-        def add(name: str, level: RiskLevel | None, detail: str, observed: bool) -> None:
-            if level is None:
-                return
-            factors.append(
-                Factor(
-                    name=name,
-                    source="sensor",
-                    family=self.family,
-                    contribution=config.contribution(level),
-                    detail=detail,
-                    observed=observed,
-                    evidence=((event_id, f"{self.sensor_id}: {metric} {_fmt(value)}"),),
-                )
-            )
-
-        if rule is not None and rule.has_thresholds:
-            measured = value
-            unit = ""
-            if rule.relative_to == "capacity":
-                measured = value / capacity if capacity else math.nan
-                unit = " of capacity"
-            if not math.isnan(measured):
-                crossed = rule.threshold_level(measured)
-                limit = getattr(rule, crossed) if crossed is not None else None
+        if rule is None:
+            expected = self.baseline.expected(slot, config.baseline_warmup, allow_global=True)
+            if expected is not None:
+                loc, scale = expected
+                z = (value - loc) / scale
+                magnitude = abs(z)
+                z_watch, z_warning, z_critical = config.z_levels
+                if magnitude >= z_watch:
+                    z_level: RiskLevel = (
+                        "critical"
+                        if magnitude >= z_critical
+                        else "warning"
+                        if magnitude >= z_warning
+                        else "watch"
+                    )
+                    detail = (
+                        f"{metric} {_fmt(value)} is {z:+.1f} robust deviations from its "
+                        f"usual {_fmt(loc)}"
+                    )
+                    factors.append(
+                        self._factor(
+                            f"baseline:{metric}", z_level, detail, False, event_id, value, config
+                        )
+                    )
+            return tuple(factors)
+        if rule.has_thresholds:
+            relative = rule.relative_to == "capacity"
+            measured = (value / capacity if capacity else math.nan) if relative else value
+            crossed = rule.threshold_level(measured)
+            if crossed is not None:
+                limit = getattr(rule, crossed)
                 sign = ">=" if rule.direction == "above" else "<="
-                shown = f"{measured:.0%}" if unit else _fmt(measured)
-                limit_shown = f"{limit:.0%}" if unit and limit is not None else _fmt(limit or 0.0)
-                add(
-                    f"threshold:{metric}",
-                    crossed,
-                    f"{metric} {shown}{unit} {sign} {crossed} threshold {limit_shown}",
-                    True,
+                if relative:
+                    detail = (
+                        f"{metric} {_fmt(value)} = {measured:.0%} of capacity {sign} "
+                        f"{crossed} threshold {limit:.0%}"
+                    )
+                else:
+                    detail = f"{metric} {_fmt(value)} {sign} {crossed} threshold {_fmt(limit)}"
+                factors.append(
+                    self._factor(
+                        f"threshold:{metric}", crossed, detail, True, event_id, value, config
+                    )
                 )
-        if rule is not None and rule.rate_window_s is not None:
-            self._judge_rate(t, value, rule, add)
-        if rule is not None and rule.baseline_ratio_watch is not None:
+        if rule.rate_window_s is not None:
+            rate = self._judge_rate(t, value, rule)
+            if rate is not None:
+                factors.append(
+                    self._factor(f"rate:{metric}", rate[0], rate[1], False, event_id, value, config)
+                )
+        if rule.baseline_ratio_watch is not None:
             band = self.baseline.band(slot, config.baseline_warmup)
             usual = None if band is None else band[0] if rule.direction == "below" else band[1]
             if usual is not None and usual > 0:
                 ratio = value / usual
-                add(
-                    f"baseline:{metric}",
-                    rule.ratio_level(ratio),
-                    f"{metric} {_fmt(value)} is {ratio:.0%} of its usual {_fmt(usual)} "
-                    "for this hour",
-                    False,
-                )
-        expected = (
-            self.baseline.expected(slot, config.baseline_warmup, allow_global=True)
-            if rule is None
-            else None
-        )
-        if expected is not None:
-            loc, scale = expected
-            z = (value - loc) / scale
-            z_watch, z_warning, z_critical = config.z_levels
-            magnitude = abs(z)
-            z_level: RiskLevel | None = None
-            if magnitude >= z_critical:
-                z_level = "critical"
-            elif magnitude >= z_warning:
-                z_level = "warning"
-            elif magnitude >= z_watch:
-                z_level = "watch"
-            add(
-                f"baseline:{metric}",
-                z_level,
-                f"{metric} {_fmt(value)} is {z:+.1f} robust deviations from its usual {_fmt(loc)}",
-                False,
-            )
+                ratio_level = rule.ratio_level(ratio)
+                if ratio_level is not None:
+                    detail = (
+                        f"{metric} {_fmt(value)} is {ratio:.0%} of its usual {_fmt(usual)} "
+                        "for this hour"
+                    )
+                    factors.append(
+                        self._factor(
+                            f"baseline:{metric}",
+                            ratio_level,
+                            detail,
+                            False,
+                            event_id,
+                            value,
+                            config,
+                        )
+                    )
         return tuple(factors)
 
-    def _judge_rate(self, t: float, value: float, rule: MetricRule, add: Any) -> None:
+    def _judge_rate(self, t: float, value: float, rule: MetricRule) -> tuple[RiskLevel, str] | None:
         window = rule.rate_window_s or 0.0
-        earlier = [x for (ts, x) in self._rate_samples if t - window <= ts < t]
+        samples = self._rate_samples
+        first = bisect_left(samples, (t - window, -math.inf))
+        last = bisect_left(samples, (t, -math.inf))
         below = rule.direction == "below"
         level: RiskLevel | None = None
-        detail = ""
-        if earlier:
+        ref = 0.0
+        change = 0.0
+        if last > first:
+            earlier = [x for _, x in samples[first:last]]
             ref = max(earlier) if below else min(earlier)
             if ref != 0:
                 change = (value - ref) / abs(ref)
                 level = rule.rate_level(change)
-                detail = (
-                    f"{self.metric} {_fmt(value)}, {change:+.0%} against {_fmt(ref)} "
-                    f"within {window / 60:.0f} min"
-                )
                 if level is not None and t >= self.last_t:
-                    if self._latched_ref is None:
+                    latched = self._latched_ref
+                    if latched is None:
                         self._latched_ref = ref
                     else:
-                        self._latched_ref = (
-                            max(self._latched_ref, ref) if below else min(self._latched_ref, ref)
-                        )
-        if self._latched_ref is not None and self._latched_ref != 0:
-            ref = self._latched_ref
-            change = (value - ref) / abs(ref)
-            held = rule.rate_level(change)
+                        self._latched_ref = max(latched, ref) if below else min(latched, ref)
+        detail = ""
+        if level is not None:
+            detail = (
+                f"{self.metric} {_fmt(value)}, {change:+.0%} against {_fmt(ref)} "
+                f"within {window / 60:.0f} min"
+            )
+        latched = self._latched_ref
+        if latched is not None and latched != 0:
+            held_change = (value - latched) / abs(latched)
+            held = rule.rate_level(held_change)
             if level_rank(held) > level_rank(level):
                 level = held
-                detail = f"{self.metric} {_fmt(value)} still {change:+.0%} below/above {_fmt(ref)}"
+                detail = (
+                    f"{self.metric} {_fmt(value)} still {held_change:+.0%} against "
+                    f"{_fmt(latched)} before the change"
+                )
             recovered_at = (rule.rate_watch or 0.0) / 2
             if t >= self.last_t and (
-                (below and change > recovered_at) or (not below and change < recovered_at)
+                (below and held_change > recovered_at) or (not below and held_change < recovered_at)
             ):
                 self._latched_ref = None
-        add(f"rate:{self.metric}", level, detail, False)
+        return None if level is None else (level, detail)
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data for persistence."""
