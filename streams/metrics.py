@@ -73,6 +73,11 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.redelivered = Counter(
+            "gridwatch_engine_redelivered_total",
+            "Messages redelivered after a restart or rebalance and skipped (already applied).",
+            registry=registry,
+        )
         self.late_events = Counter(
             "gridwatch_late_events_total",
             "Events later than the allowed lateness, dead-lettered as late.",

@@ -302,3 +302,35 @@ def late_event(scenario: Scenario, late_by_s: float) -> dict[str, Any]:
         "event_id": f"{scenario.name}-late",
         "event_time": (last - timedelta(seconds=late_by_s)).isoformat(),
     }
+
+
+def relocated(scenario: Scenario, tag: str, index: int) -> Scenario:
+    """The scenario on its own copy of the city: asset ids prefixed, moved north by
+    ``index`` x 0.05 degrees (5.5 km, far beyond the matching radius), so many
+    scenarios can share one worker without touching each other's assets."""
+    shift = 0.05 * index
+
+    def move(node: Any) -> Any:
+        if isinstance(node[0], list):
+            return [move(child) for child in node]
+        return [node[0], round(node[1] + shift, 6)]
+
+    assets = []
+    for feature in scenario.assets:
+        properties = dict(feature["properties"])
+        properties["asset_id"] = f"{tag}.{properties['asset_id']}"
+        geometry = {
+            "type": feature["geometry"]["type"],
+            "coordinates": move(feature["geometry"]["coordinates"]),
+        }
+        assets.append({"type": "Feature", "geometry": geometry, "properties": properties})
+    out = Scenario(f"{tag}.{scenario.name}", assets=assets)
+    for event in scenario.events:
+        moved = {**event, "event_id": f"{tag}.{event['event_id']}"}
+        if "asset_id" in moved:
+            moved["asset_id"] = f"{tag}.{moved['asset_id']}"
+        if moved["kind"] == "hotline":
+            moved["lat"] = round(moved["lat"] + shift, 6)
+            moved["service_request_id"] = f"{tag}.{moved['service_request_id']}"
+        out.events.append(moved)
+    return out

@@ -180,13 +180,16 @@ def register_risk_agents(
         except DecodeError as error:
             await dead_letter(message, error)
             return
-        metrics.engine_events.labels(item.kind).inc()
         if isinstance(item, Acknowledgement):
             output = pipeline.handle(item)
         elif isinstance(item, HotlineCase) and item.asset_id is None:
             return  # cases wait on the holding topic for the matcher
         else:
-            output = pipeline.handle(item)
+            output = pipeline.handle(item, (message.partition, message.offset))
+        if output.redelivered:
+            metrics.redelivered.inc()
+            return
+        metrics.engine_events.labels(item.kind).inc()
         if output.unknown_asset:
             metrics.unknown_asset_events.inc()
         if output.late:

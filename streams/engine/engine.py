@@ -222,6 +222,7 @@ class AssetState:
     events: int = 0
     quiet: bool = True
     next_evaluation: float = 0.0
+    position: list[int] | None = None
 
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-able data (for the changelog-backed table)."""
@@ -236,6 +237,7 @@ class AssetState:
             "events": self.events,
             "quiet": self.quiet,
             "next_evaluation": self.next_evaluation,
+            "position": self.position,
         }
 
     @classmethod
@@ -252,6 +254,7 @@ class AssetState:
             events=data["events"],
             quiet=data["quiet"],
             next_evaluation=data["next_evaluation"],
+            position=data["position"],
         )
 
 
@@ -291,12 +294,14 @@ class EngineResult:
         risk: The asset's new risk state, when it changed meaningfully.
         late: True when the event was later than the allowed lateness (not applied).
         unknown_asset: True when the registry does not know the asset.
+        redelivered: True when the input position was already applied (not applied again).
     """
 
     alerts: list[Alert] = field(default_factory=list)
     risk: RiskState | None = None
     late: bool = False
     unknown_asset: bool = False
+    redelivered: bool = False
 
 
 # --------------------------------------------------------------------------- engine
@@ -334,8 +339,16 @@ class RiskEngine:
 
     # -- input
 
-    def process(self, event: AnyEvent) -> EngineResult:
+    def process(self, event: AnyEvent, position: tuple[int, int] | None = None) -> EngineResult:
         """Apply one event (``asset_id`` set) and return what changed.
+
+        Args:
+            event: The event.
+            position: (partition, offset) of the message on the per-asset stream,
+                when there is one. An asset's messages all come from one partition,
+                so a position at or before the last one applied is a redelivery
+                (after a crash or rebalance) and is skipped: state changes apply
+                exactly once.
 
         Raises:
             ValueError: For a hotline case without ``asset_id`` (match it first).
@@ -345,6 +358,11 @@ class RiskEngine:
             raise ValueError("hotline cases must be matched to an asset before the engine")
         asset = self.registry.get(asset_id)
         state = self._state(asset_id)
+        if position is not None:
+            last = state.position
+            if last is not None and last[0] == position[0] and position[1] <= last[1]:
+                return EngineResult(redelivered=True, unknown_asset=asset is None)
+            state.position = [position[0], position[1]]
         t = event.event_time.timestamp()
         config = self.config
         if state.watermark is not None and t < state.watermark - config.allowed_lateness_s:

@@ -26,6 +26,7 @@ class PipelineOutput:
         unmatched: A hotline case without asset_id that no asset fits (kept, counted).
         unknown_asset: The asset is not in the registry (processed as far as possible).
         acknowledged: The message was an acknowledgement.
+        redelivered: The message was already applied (a redelivery); nothing changed.
     """
 
     alerts: list[Alert] = field(default_factory=list)
@@ -34,6 +35,7 @@ class PipelineOutput:
     unmatched: bool = False
     unknown_asset: bool = False
     acknowledged: bool = False
+    redelivered: bool = False
 
 
 def match_case_to_asset(
@@ -78,8 +80,16 @@ class RiskPipeline:
         """Match a hotline case to an asset (see :func:`match_case_to_asset`)."""
         return match_case_to_asset(case, self.registry, self.config.match_radius_m)
 
-    def handle(self, message: AnyEvent | Acknowledgement) -> PipelineOutput:
-        """Run one event or acknowledgement through matching and the engine."""
+    def handle(
+        self, message: AnyEvent | Acknowledgement, position: tuple[int, int] | None = None
+    ) -> PipelineOutput:
+        """Run one event or acknowledgement through matching and the engine.
+
+        Args:
+            message: The event or acknowledgement.
+            position: (partition, offset) on the per-asset stream, for exactly-once
+                state changes across redeliveries (see :meth:`RiskEngine.process`).
+        """
         if isinstance(message, Acknowledgement):
             result = self.engine.acknowledge(message)
             return PipelineOutput(
@@ -90,10 +100,11 @@ class RiskPipeline:
             if matched is None:
                 return PipelineOutput(unmatched=True)
             message = matched
-        result = self.engine.process(message)
+        result = self.engine.process(message, position)
         return PipelineOutput(
             alerts=result.alerts,
             risk=result.risk,
             late=result.late,
             unknown_asset=result.unknown_asset,
+            redelivered=result.redelivered,
         )

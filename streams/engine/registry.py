@@ -307,6 +307,7 @@ class AssetRegistry:
     """
 
     __slots__ = (
+        "_areas",
         "_assets",
         "_digests",
         "_groups",
@@ -318,6 +319,7 @@ class AssetRegistry:
     )
 
     _assets: Mapping[str, Asset]
+    _areas: dict[str, tuple[float, float, float]]
     _shapes: Mapping[str, Any]
     _digests: Mapping[str, int]
     _plane: _TangentPlane
@@ -366,6 +368,7 @@ class AssetRegistry:
             projected[invalid] = shapely.make_valid(projected[invalid])
         self._reach_m = _reach(wgs, lat0, lon0)
         self._assets = MappingProxyType(assets)
+        self._areas = {}
         self._shapes = MappingProxyType(shapes)
         self._digests = MappingProxyType(digests)
         self._plane = plane
@@ -561,8 +564,10 @@ class AssetRegistry:
     def representative_point(self, asset_id: str) -> tuple[float, float] | None:
         """Return a WGS84 (lat, lon) point guaranteed to lie on or in the asset.
 
-        For a polygon the point lies inside it, for a line on it (unlike a
-        centroid, which may fall outside a bent line or a concave polygon).
+        For a line it is the point halfway along it, for a polygon a point
+        inside it (unlike a centroid, which may fall outside a bent line or a
+        concave polygon). Computed on the asset's own geometry, so it does not
+        depend on which other assets the registry holds.
 
         Args:
             asset_id: The asset.
@@ -570,17 +575,18 @@ class AssetRegistry:
         Returns:
             (lat, lon) in degrees, or None for an unknown asset.
         """
-        geometry = self._projected.get(asset_id)
-        if geometry is None:
-            return None
-        point = shapely.point_on_surface(geometry)
-        return self._plane.inverse(float(point.x), float(point.y))
+        cached = self._areas.get(asset_id)
+        if cached is None:
+            cached = self._area_of(asset_id)
+            if cached is None:
+                return None
+        return cached[0], cached[1]
 
     def radius_m(self, asset_id: str) -> float | None:
         """Return the distance from :meth:`representative_point` to the asset's farthest point.
 
         A circle with this radius around the representative point covers the
-        whole asset (for CAP ``<circle>`` areas).
+        whole asset (for CAP ``<circle>`` areas); great-circle distances.
 
         Args:
             asset_id: The asset.
@@ -588,13 +594,30 @@ class AssetRegistry:
         Returns:
             The radius in metres (0 for a point asset), or None for an unknown asset.
         """
-        geometry = self._projected.get(asset_id)
-        if geometry is None:
+        cached = self._areas.get(asset_id)
+        if cached is None:
+            cached = self._area_of(asset_id)
+            if cached is None:
+                return None
+        return cached[2]
+
+    def _area_of(self, asset_id: str) -> tuple[float, float, float] | None:
+        asset = self._assets.get(asset_id)
+        if asset is None:
             return None
-        point = shapely.point_on_surface(geometry)
-        coords = shapely.get_coordinates(geometry)
-        offsets = coords - np.array([point.x, point.y])
-        return float(np.max(np.hypot(offsets[:, 0], offsets[:, 1])))
+        wgs = _wgs84_shape(asset.geometry)
+        if wgs.geom_type in ("LineString", "MultiLineString"):
+            point = shapely.line_interpolate_point(wgs, 0.5, normalized=True)
+        else:
+            point = shapely.point_on_surface(wgs)
+        lon, lat = float(point.x), float(point.y)
+        radius = max(
+            (_haversine_m(lat, lon, float(y), float(x)) for x, y in shapely.get_coordinates(wgs)),
+            default=0.0,
+        )
+        area = (lat, lon, radius)
+        self._areas[asset_id] = area
+        return area
 
 
 def _entry_hash(asset_id: str, digest: int) -> int:

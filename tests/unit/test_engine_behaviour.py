@@ -122,3 +122,20 @@ def test_sent_uses_event_time_with_numeric_offset():
     assert alert.sent.utcoffset() == timedelta(0)
     assert b"+00:00" in encode(alert)
     assert alert.sent <= datetime.fromisoformat(gas_leak().events[-1]["event_time"])
+
+
+def test_redelivered_positions_are_applied_once():
+    scenario = gas_leak()
+    once = RiskPipeline(registry_of(scenario.assets), load_config())
+    twice = RiskPipeline(registry_of(scenario.assets), load_config())
+    events = [EVENT_ADAPTER.validate_python(w) for w in scenario.events]
+    expected = [a for i, e in enumerate(events) for a in once.handle(e, (2, i)).alerts]
+    got: list[Alert] = []
+    for i, event in enumerate(events):
+        got.extend(twice.handle(event, (2, i)).alerts)
+        if i % 5 == 4:  # a crash: the last five are delivered again
+            for j in range(i - 4, i + 1):
+                output = twice.handle(events[j], (2, j))
+                assert output.redelivered
+                assert output.alerts == []
+    assert [encode(a) for a in got] == [encode(a) for a in expected]
