@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration lint typecheck check schemas kafka-up kafka-down clean
+.PHONY: install run bench test test-unit test-integration lint typecheck check schemas kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,18 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 	$(BIN)/gridwatch kafka jars
 
-## run: local broker, topics, and a worker in the foreground (Ctrl-C stops the worker)
+SAMPLE_REGISTRY := data/registry/shanghai-sample.geojson
+
+## run: local broker, topics, the sample registry, and a worker in the foreground (Ctrl-C stops it)
 run: install
 	$(BIN)/gridwatch kafka up
 	$(BIN)/gridwatch topics create
+	$(BIN)/gridwatch assets load $(SAMPLE_REGISTRY)
 	$(BIN)/gridwatch worker
+
+## bench: the engine benchmark (prints a table and JSON, writes bench-engine.json)
+bench: $(STAMP)
+	$(BIN)/gridwatch bench engine --out bench-engine.json
 
 ## test: unit, integration (real Kafka, started by the tests) and e2e tests
 test: install

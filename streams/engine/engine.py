@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from schemas import (
@@ -304,6 +304,11 @@ class EngineResult:
     redelivered: bool = False
 
 
+# Shared results for the fast path (never mutated by callers).
+_NOTHING: Final = EngineResult()
+_NOTHING_UNKNOWN: Final = EngineResult(unknown_asset=True)
+
+
 # --------------------------------------------------------------------------- engine
 
 
@@ -386,7 +391,7 @@ class RiskEngine:
                 state.watermark = watermark
                 self.store.put(asset_id, state)
                 self.dirty.add(asset_id)
-                return EngineResult(unknown_asset=asset is None)
+                return _NOTHING if asset is not None else _NOTHING_UNKNOWN
         elif isinstance(event, HotlineCase):
             family = config.service_code_family.get(event.service_code) or config.asset_family(
                 asset
@@ -490,10 +495,10 @@ class RiskEngine:
             t,
             event.value,
             event.event_id,
-            slot=self._slot(t),
-            rule=self._rule(state.asset_id, asset, event.metric),
-            capacity=asset.capacity if asset is not None else None,
-            config=config,
+            self._slot(t),
+            self._rule(state.asset_id, asset, event.metric),
+            asset.capacity if asset is not None else None,
+            config,
         )
         # A reading older than the series' newest still counts where it belongs:
         # its factors join this evaluation (alerts never wait for stragglers).

@@ -8,6 +8,7 @@ stream → engine); ``gridwatch process`` and the benchmarks call
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from schemas import Acknowledgement, Alert, AnyEvent, HotlineCase, RiskState
 from streams.engine.config import EngineConfig
@@ -36,6 +37,11 @@ class PipelineOutput:
     unknown_asset: bool = False
     acknowledged: bool = False
     redelivered: bool = False
+
+
+# Shared outputs for the common "nothing changed" case (never mutated by callers).
+_NOTHING: Final = PipelineOutput()
+_UNKNOWN_ASSET: Final = PipelineOutput(unknown_asset=True)
 
 
 def match_case_to_asset(
@@ -101,6 +107,8 @@ class RiskPipeline:
                 return PipelineOutput(unmatched=True)
             message = matched
         result = self.engine.process(message, position)
+        if not result.alerts and result.risk is None and not (result.late or result.redelivered):
+            return _UNKNOWN_ASSET if result.unknown_asset else _NOTHING
         return PipelineOutput(
             alerts=result.alerts,
             risk=result.risk,

@@ -8,7 +8,7 @@ so the Faust shell can keep it in a changelog-backed table.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -122,19 +122,25 @@ class RobustBaseline:
         sharply within an hour (a rush hour starting at 07:00 or 07:20). None
         until the slot (or, for weekends, the weekday slot) is warm.
         """
-        own = slot if self._warm(slot, warmup) else None
-        if own is None and slot >= 24 and self._warm(slot - 24, warmup):
-            own = slot - 24
-        if own is None:
-            return None
-        block = 24 if own >= 24 else 0
-        hour = own - block
-        locs = [
-            self._slots[index][1]
-            for index in (block + (hour - 1) % 24, own, block + (hour + 1) % 24)
-            if self._warm(index, warmup)
-        ]
-        return min(locs), max(locs)
+        slots = self._slots
+        own = slots.get(slot)
+        if own is None or own[0] < warmup:
+            if slot < 24:
+                return None
+            slot -= 24
+            own = slots.get(slot)
+            if own is None or own[0] < warmup:
+                return None
+        block = 24 if slot >= 24 else 0
+        hour = slot - block
+        low = high = own[1]
+        for index in (block + (hour - 1) % 24, block + (hour + 1) % 24):
+            entry = slots.get(index)
+            if entry is not None and entry[0] >= warmup:
+                loc = entry[1]
+                low = min(low, loc)
+                high = max(high, loc)
+        return low, high
 
     def _warm(self, index: int, warmup: int) -> bool:
         entry = self._slots.get(index)
@@ -187,7 +193,8 @@ class SensorSeries:
 
     __slots__ = (
         "_latched_ref",
-        "_rate_samples",
+        "_rate_t",
+        "_rate_x",
         "baseline",
         "current",
         "family",
@@ -214,7 +221,10 @@ class SensorSeries:
         self.same_count = 0
         self.variety = False  # seen at least two different values
         self.baseline = RobustBaseline()
-        self._rate_samples: list[tuple[float, float]] = []
+        # Recent (time, value) samples for the rate check, sorted by time, kept
+        # as two flat lists so bisect and max run in C.
+        self._rate_t: list[float] = []
+        self._rate_x: list[float] = []
         self._latched_ref: float | None = None
         self.current: tuple[Factor, ...] = ()
 
@@ -228,7 +238,6 @@ class SensorSeries:
         t: float,
         value: float,
         event_id: str,
-        *,
         slot: int,
         rule: MetricRule | None,
         capacity: float | None,
@@ -262,12 +271,19 @@ class SensorSeries:
                 with_global=rule is None,
             )
         if rule is not None and rule.rate_window_s is not None:
-            insort(self._rate_samples, (t, value))
+            times, values = self._rate_t, self._rate_x
+            if not times or t >= times[-1]:
+                times.append(t)
+                values.append(value)
+            else:
+                at = bisect_right(times, t)
+                times.insert(at, t)
+                values.insert(at, value)
             horizon = self.last_t - 2 * rule.rate_window_s - config.allowed_lateness_s
-            while self._rate_samples and self._rate_samples[0][0] < horizon:
-                self._rate_samples.pop(0)
-            if len(self._rate_samples) > 512:
-                del self._rate_samples[: len(self._rate_samples) - 512]
+            if times[0] < horizon or len(times) > 512:
+                cut = max(bisect_left(times, horizon), len(times) - 512)
+                del times[:cut]
+                del values[:cut]
         return factors
 
     def stuck(self, config: EngineConfig) -> bool:
@@ -385,15 +401,15 @@ class SensorSeries:
 
     def _judge_rate(self, t: float, value: float, rule: MetricRule) -> tuple[RiskLevel, str] | None:
         window = rule.rate_window_s or 0.0
-        samples = self._rate_samples
-        first = bisect_left(samples, (t - window, -math.inf))
-        last = bisect_left(samples, (t, -math.inf))
+        times = self._rate_t
+        first = bisect_left(times, t - window)
+        last = bisect_left(times, t)
         below = rule.direction == "below"
         level: RiskLevel | None = None
         ref = 0.0
         change = 0.0
         if last > first:
-            earlier = [x for _, x in samples[first:last]]
+            earlier = self._rate_x[first:last]
             ref = max(earlier) if below else min(earlier)
             if ref != 0:
                 change = (value - ref) / abs(ref)
@@ -441,7 +457,7 @@ class SensorSeries:
             "same_count": self.same_count,
             "variety": self.variety,
             "baseline": self.baseline.snapshot(),
-            "rate": self._rate_samples,
+            "rate": [self._rate_t, self._rate_x],
             "latched": self._latched_ref,
             "current": [factor_to_data(f) for f in self.current],
         }
@@ -458,7 +474,8 @@ class SensorSeries:
         series.same_count = data["same_count"]
         series.variety = data["variety"]
         series.baseline = RobustBaseline.restore(data["baseline"])
-        series._rate_samples = [(float(t), float(x)) for t, x in data["rate"]]
+        series._rate_t = [float(t) for t in data["rate"][0]]
+        series._rate_x = [float(x) for x in data["rate"][1]]
         series._latched_ref = data["latched"]
         series.current = tuple(factor_from_data(f) for f in data["current"])
         return series
