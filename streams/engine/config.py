@@ -119,6 +119,7 @@ class EngineConfig:
     sender: str = "gridwatch@ops.city.example"
     max_evidence: int = 10
     evaluate_every_s: float = 30.0
+    quiet_evaluate_every_s: float = 900.0
     level_starts: dict[str, float] = field(default_factory=dict)
     contributions: dict[str, float] = field(default_factory=dict)
     exit_score: float = 30.0
@@ -220,6 +221,7 @@ def load_config(path: Path | None = None) -> EngineConfig:
             sender=str(engine["sender"]),
             max_evidence=int(engine["max_evidence"]),
             evaluate_every_s=float(engine["evaluate_every_s"]),
+            quiet_evaluate_every_s=float(engine["quiet_evaluate_every_s"]),
             level_starts={k: float(v) for k, v in raw["levels"].items()},
             contributions={k: float(v) for k, v in raw["contributions"].items()},
             exit_score=float(lifecycle["exit_score"]),

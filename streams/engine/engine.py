@@ -86,6 +86,12 @@ def _signature(factors: tuple[Factor, ...]) -> tuple[tuple[str, float], ...]:
     return tuple((f.name, f.contribution) for f in factors)
 
 
+def _health_factor(series: SensorSeries, detail: str) -> Factor:
+    return Factor(
+        f"data_health:{series.sensor_id}:{series.metric}", "data_health", series.family, 0.0, detail
+    )
+
+
 def _iso(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
@@ -381,13 +387,22 @@ class RiskEngine:
                 (not before and not after) or _signature(before) == _signature(after)
             )
             watermark = t if state.watermark is None else max(state.watermark, t)
-            if unchanged and (
-                (state.quiet and not series.current) or watermark < state.next_evaluation
+            froze = series.same_count == self.config.stuck_count and series.variety
+            if (
+                unchanged
+                and not froze
+                and watermark >= state.next_evaluation
+                and state.quiet
+                and not self._health_changed(state, watermark)
             ):
-                # Fast path: a reading that changes no factor, on an asset that is
-                # quiet or was evaluated moments ago (event time), cannot raise a
-                # level; decay and dwell timers are re-checked at least every
-                # `evaluate_every_s`.
+                # A quiet asset due for its periodic check, with no sensor gone
+                # silent or stuck and none reported before: nothing to re-score.
+                state.next_evaluation = watermark + self.config.quiet_evaluate_every_s
+            if unchanged and not froze and watermark < state.next_evaluation:
+                # Fast path: a reading that changes no factor cannot raise a level.
+                # Decay, dwell timers and silent sensors are re-checked at least
+                # every `evaluate_every_s` of event time (`quiet_evaluate_every_s`
+                # on an asset with nothing going on).
                 state.watermark = watermark
                 self.store.put(asset_id, state)
                 self.dirty.add(asset_id)
@@ -459,6 +474,17 @@ class RiskEngine:
             state = AssetState(asset_id)
         return state
 
+    def _health_changed(self, state: AssetState, now: float) -> bool:
+        """Whether any sensor of the asset is silent or stuck, or was reported so before."""
+        published = state.published
+        if published is not None and len(published[0]) > 3 and published[0][3]:
+            return True
+        config = self.config
+        return any(
+            series.silent_for(now, config) is not None or (series.stuck(config) and series.variety)
+            for series in state.series.values()
+        )
+
     def _slot(self, t: float) -> int:
         # Local hour and weekday, cached per quarter hour (zone conversion is slow).
         quarter = int(t // 900)
@@ -512,18 +538,17 @@ class RiskEngine:
         health: dict[str, list[Factor]] = {}
         for series in state.series.values():
             factors = list(series.current)
-            if series.stuck(config) and series.variety is not None:
+            # A sensor that always read one value may be a two-state device;
+            # "stuck" means it varied before and then froze.
+            if series.stuck(config) and series.variety:
                 cap = config.contribution("watch")
                 factors = [
                     Factor(f.name, f.source, f.family, min(f.contribution, cap), f.detail)
                     for f in factors
                 ]
                 health.setdefault(series.family, []).append(
-                    Factor(
-                        f"data_health:{series.sensor_id}:{series.metric}",
-                        "data_health",
-                        series.family,
-                        0.0,
+                    _health_factor(
+                        series,
                         f"{series.sensor_id} stuck at {series.last_value:.4g} for "
                         f"{series.same_count} readings",
                     )
@@ -531,11 +556,8 @@ class RiskEngine:
             silent = series.silent_for(now, config)
             if silent is not None:
                 health.setdefault(series.family, []).append(
-                    Factor(
-                        f"data_health:{series.sensor_id}:{series.metric}",
-                        "data_health",
-                        series.family,
-                        0.0,
+                    _health_factor(
+                        series,
                         f"{series.sensor_id} silent for {silent / 60:.0f} min "
                         f"(usually every {series.mean_interval:.0f} s); last "
                         f"{series.metric} {series.last_value:.4g}",
@@ -598,7 +620,9 @@ class RiskEngine:
         state.quiet = not any(lc.active for lc in state.incidents.values()) and all(
             scored.score == 0 for scored in scores.values()
         )
-        state.next_evaluation = now + self.config.evaluate_every_s
+        state.next_evaluation = now + (
+            self.config.quiet_evaluate_every_s if state.quiet else self.config.evaluate_every_s
+        )
         return result
 
     def _incident_id(self, asset_id: str, lifecycle: IncidentLifecycle) -> str:
@@ -723,16 +747,23 @@ class RiskEngine:
                 level = ref.level
         score = top.score if top is not None else 0.0
         certainty: CapCertainty = top.certainty if top is not None else "Unlikely"
+        health = sorted(
+            f.name
+            for scored in scores.values()
+            for f in scored.factors
+            if f.source == "data_health"
+        )
         signature = [
             level,
-            certainty if score > 0 else None,
+            certainty if score > 0 or health else None,
             [[r.incident, r.level, r.acknowledged] for r in incidents],
+            health,
         ]
         previous = state.published
         unchanged = previous is not None and previous[0] == signature
         if not force and unchanged and abs(previous[1] - score) < self.config.risk_publish_delta:  # type: ignore[index]  # unchanged implies previous is set
             return None
-        if not force and previous is None and score < self.config.risk_publish_delta:
+        if not force and previous is None and score < self.config.risk_publish_delta and not health:
             return None
         state.published = [signature, score]
         factors = [

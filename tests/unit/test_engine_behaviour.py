@@ -139,3 +139,31 @@ def test_redelivered_positions_are_applied_once():
                 assert output.redelivered
                 assert output.alerts == []
     assert [encode(a) for a in got] == [encode(a) for a in expected]
+
+
+def test_stuck_sensor_on_a_quiet_asset_is_reported_without_an_alert():
+    s = Scenario("stuck")
+    for m in range(30):
+        s.sensor(minutes(m), "wm-1", "ps-1", "water_pressure_kpa", 400 + (m % 3))
+    for m in range(30, 60):
+        s.sensor(minutes(m), "wm-1", "ps-1", "water_pressure_kpa", 401)
+    result = run(s)
+    assert result.alerts == []
+    assert result.risks, "the data-health change must be published"
+    state = result.risks[-1]
+    assert state.level is None
+    assert [f.detail.split(" for ")[0] for f in state.factors] == ["ps-1 stuck at 401"]
+
+
+def test_silent_sensor_on_a_quiet_asset_is_reported_once_time_moves_on():
+    s = Scenario("quiet-silent")
+    for m in range(40):
+        s.sensor(minutes(m), "wm-1", "ps-1", "water_pressure_kpa", 400 + (m % 3))
+        if m < 10:
+            s.sensor(minutes(m + 0.5), "wm-1", "ps-2", "water_pressure_kpa", 395 + (m % 2))
+    result = run(s)
+    assert result.alerts == []
+    health = [f for r in result.risks for f in r.factors if f.source == "data_health"]
+    assert health
+    assert health[0].name == "data_health:ps-2:water_pressure_kpa"
+    assert "silent" in health[0].detail
