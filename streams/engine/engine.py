@@ -336,7 +336,7 @@ class RiskEngine:
         self._zone = ZoneInfo(config.timezone)
         self.dirty: set[str] = set()
         self._rules: dict[tuple[str, str], MetricRule | None] = {}
-        self._slots: dict[int, int] = {}
+        self._slots: dict[int, tuple[int, int]] = {}
 
     @property
     def registry(self) -> AssetLookup:
@@ -485,15 +485,16 @@ class RiskEngine:
             for series in state.series.values()
         )
 
-    def _slot(self, t: float) -> int:
-        # Local hour and weekday, cached per quarter hour (zone conversion is slow).
+    def _slot(self, t: float) -> tuple[int, int]:
+        # Local (hour-of-week slot, day number), cached per quarter hour
+        # (zone conversion is slow).
         quarter = int(t // 900)
         slot = self._slots.get(quarter)
         if slot is None:
             if len(self._slots) > 50_000:
                 self._slots.clear()
             local = datetime.fromtimestamp(quarter * 900, self._zone)
-            slot = RobustBaseline.slot(local.weekday() >= 5, local.hour)
+            slot = (RobustBaseline.slot(local.weekday() >= 5, local.hour), local.toordinal())
             self._slots[quarter] = slot
         return slot
 
@@ -517,14 +518,16 @@ class RiskEngine:
             series = SensorSeries(event.sensor_id, event.metric, family)
             state.series[key] = series
         before = series.current
+        slot, day = self._slot(t)
         factors = series.observe(
             t,
             event.value,
             event.event_id,
-            self._slot(t),
+            slot,
             self._rule(state.asset_id, asset, event.metric),
             asset.capacity if asset is not None else None,
             config,
+            day,
         )
         # A reading older than the series' newest still counts where it belongs:
         # its factors join this evaluation (alerts never wait for stragglers).

@@ -74,6 +74,13 @@ def factor_from_data(data: list[Any]) -> Factor:
     )
 
 
+def _rate_sample(value: float, rule: MetricRule, capacity: float | None) -> float:
+    """What the rate check compares: the share of capacity where the rule says so."""
+    if rule.relative_to == "capacity" and capacity:
+        return value / capacity
+    return value
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -111,7 +118,7 @@ class RobustBaseline:
             candidates.append(self.GLOBAL)
         for index in candidates:
             entry = self._slots.get(index)
-            if entry is not None and entry[0] >= warmup:
+            if entry is not None and entry[0] >= warmup and (index == self.GLOBAL or entry[4] >= 2):
                 return entry[1], entry[2]
         return None
 
@@ -124,19 +131,19 @@ class RobustBaseline:
         """
         slots = self._slots
         own = slots.get(slot)
-        if own is None or own[0] < warmup:
+        if own is None or own[0] < warmup or own[4] < 2:
             if slot < 24:
                 return None
             slot -= 24
             own = slots.get(slot)
-            if own is None or own[0] < warmup:
+            if own is None or own[0] < warmup or own[4] < 2:
                 return None
         block = 24 if slot >= 24 else 0
         hour = slot - block
         low = high = own[1]
         for index in (block + (hour - 1) % 24, block + (hour + 1) % 24):
             entry = slots.get(index)
-            if entry is not None and entry[0] >= warmup:
+            if entry is not None and entry[0] >= warmup and entry[4] >= 2:
                 loc = entry[1]
                 low = min(low, loc)
                 high = max(high, loc)
@@ -147,15 +154,29 @@ class RobustBaseline:
         return entry is not None and entry[0] >= warmup
 
     def update(
-        self, slot: int, value: float, min_rate: float, outlier_z: float, *, with_global: bool
+        self,
+        slot: int,
+        value: float,
+        min_rate: float,
+        outlier_z: float,
+        *,
+        with_global: bool,
+        day: int,
     ) -> None:
-        """Learn one value into its slot (and the global slot when asked)."""
+        """Learn one value into its slot (and the global slot when asked).
+
+        ``day`` (any day number) lets a slot count the distinct days it has
+        seen: an hour's "usual" value needs at least two of them.
+        """
         for index in (slot, self.GLOBAL) if with_global else (slot,):
             entry = self._slots.get(index)
             if entry is None:
-                self._slots[index] = [1.0, value, abs(value) * 0.05 + 1e-9]
+                self._slots[index] = [1.0, value, abs(value) * 0.05 + 1e-9, float(day), 1.0]
                 continue
-            count, loc, scale = entry
+            if day != entry[3]:
+                entry[3] = float(day)
+                entry[4] += 1.0
+            count, loc, scale = entry[0], entry[1], entry[2]
             rate = max(1.0 / (count + 1.0), min_rate)
             residual = value - loc
             if abs(residual) > outlier_z * scale and count >= 3:
@@ -242,8 +263,13 @@ class SensorSeries:
         rule: MetricRule | None,
         capacity: float | None,
         config: EngineConfig,
+        day: int = 0,
     ) -> tuple[Factor, ...]:
-        """Take one reading; return the factors it supports on its own."""
+        """Take one reading; return the factors it supports on its own.
+
+        ``slot`` is the hour-of-week slot and ``day`` a local day number of the
+        reading (see :class:`RobustBaseline`).
+        """
         factors = self._judge(t, value, event_id, slot, rule, capacity, config)
         if t > self.last_t:
             if self.last_t > -math.inf:
@@ -269,16 +295,18 @@ class SensorSeries:
                 config.baseline_min_rate,
                 config.baseline_outlier_z,
                 with_global=rule is None,
+                day=day,
             )
         if rule is not None and rule.rate_window_s is not None:
             times, values = self._rate_t, self._rate_x
+            sample = _rate_sample(value, rule, capacity)
             if not times or t >= times[-1]:
                 times.append(t)
-                values.append(value)
+                values.append(sample)
             else:
                 at = bisect_right(times, t)
                 times.insert(at, t)
-                values.insert(at, value)
+                values.insert(at, sample)
             horizon = self.last_t - 2 * rule.rate_window_s - config.allowed_lateness_s
             if times[0] < horizon or len(times) > 512:
                 cut = max(bisect_left(times, horizon), len(times) - 512)
@@ -370,7 +398,7 @@ class SensorSeries:
                     )
                 )
         if rule.rate_window_s is not None:
-            rate = self._judge_rate(t, value, rule)
+            rate = self._judge_rate(t, _rate_sample(value, rule, capacity), rule)
             if rate is not None:
                 factors.append(
                     self._factor(f"rate:{metric}", rate[0], rate[1], False, event_id, value, config)
@@ -401,6 +429,8 @@ class SensorSeries:
 
     def _judge_rate(self, t: float, value: float, rule: MetricRule) -> tuple[RiskLevel, str] | None:
         window = rule.rate_window_s or 0.0
+        # Shares of capacity change in percentage points; other metrics relatively.
+        absolute = rule.relative_to == "capacity"
         times = self._rate_t
         first = bisect_left(times, t - window)
         last = bisect_left(times, t)
@@ -411,8 +441,8 @@ class SensorSeries:
         if last > first:
             earlier = self._rate_x[first:last]
             ref = max(earlier) if below else min(earlier)
-            if ref != 0:
-                change = (value - ref) / abs(ref)
+            if ref != 0 or absolute:
+                change = value - ref if absolute else (value - ref) / abs(ref)
                 level = rule.rate_level(change)
                 if level is not None and t >= self.last_t:
                     latched = self._latched_ref
@@ -422,19 +452,25 @@ class SensorSeries:
                         self._latched_ref = max(latched, ref) if below else min(latched, ref)
         detail = ""
         if level is not None:
+            shown = f"{value:.0%} of capacity" if absolute else _fmt(value)
+            against = f"{ref:.0%}" if absolute else _fmt(ref)
+            unit = " points" if absolute else ""
             detail = (
-                f"{self.metric} {_fmt(value)}, {change:+.0%} against {_fmt(ref)} "
+                f"{self.metric} {shown}, {change:+.0%}{unit} against {against} "
                 f"within {window / 60:.0f} min"
             )
         latched = self._latched_ref
-        if latched is not None and latched != 0:
-            held_change = (value - latched) / abs(latched)
+        if latched is not None and (latched != 0 or absolute):
+            held_change = value - latched if absolute else (value - latched) / abs(latched)
             held = rule.rate_level(held_change)
             if level_rank(held) > level_rank(level):
                 level = held
+                shown = f"{value:.0%} of capacity" if absolute else _fmt(value)
+                against = f"{latched:.0%}" if absolute else _fmt(latched)
+                unit = " points" if absolute else ""
                 detail = (
-                    f"{self.metric} {_fmt(value)} still {held_change:+.0%} against "
-                    f"{_fmt(latched)} before the change"
+                    f"{self.metric} {shown} still {held_change:+.0%}{unit} against "
+                    f"{against} before the change"
                 )
             recovered_at = (rule.rate_watch or 0.0) / 2
             if t >= self.last_t and (

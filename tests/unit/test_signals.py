@@ -14,19 +14,19 @@ T0 = 1_795_000_000.0
 def test_baseline_judges_nothing_during_warm_up():
     baseline = RobustBaseline()
     for i in range(CONFIG.baseline_warmup - 1):
-        baseline.update(5, 100.0 + i, 0.05, 4.0, with_global=True)
+        baseline.update(5, 100.0 + i, 0.05, 4.0, with_global=True, day=1)
         assert baseline.expected(5, CONFIG.baseline_warmup, allow_global=True) is None
-    baseline.update(5, 100.0, 0.05, 4.0, with_global=True)
+    baseline.update(5, 100.0, 0.05, 4.0, with_global=True, day=1)
     assert baseline.expected(5, CONFIG.baseline_warmup, allow_global=True) is not None
 
 
 def test_baseline_is_robust_to_a_single_outlier():
     rng = random.Random(3)
     baseline = RobustBaseline()
-    for _ in range(200):
-        baseline.update(7, rng.gauss(50.0, 1.0), 0.05, 4.0, with_global=False)
+    for i in range(200):
+        baseline.update(7, rng.gauss(50.0, 1.0), 0.05, 4.0, with_global=False, day=i % 3)
     before = baseline.expected(7, 12, allow_global=False)
-    baseline.update(7, 5000.0, 0.05, 4.0, with_global=False)
+    baseline.update(7, 5000.0, 0.05, 4.0, with_global=False, day=9)
     after = baseline.expected(7, 12, allow_global=False)
     assert before is not None
     assert after is not None
@@ -36,19 +36,29 @@ def test_baseline_is_robust_to_a_single_outlier():
 
 def test_baseline_keeps_hours_apart():
     baseline = RobustBaseline()
-    for _ in range(30):
-        baseline.update(8, 30.0, 0.05, 4.0, with_global=False)  # rush hour
-        baseline.update(12, 80.0, 0.05, 4.0, with_global=False)  # midday
+    for i in range(30):
+        baseline.update(8, 30.0, 0.05, 4.0, with_global=False, day=i // 15)  # rush hour
+        baseline.update(12, 80.0, 0.05, 4.0, with_global=False, day=i // 15)  # midday
     band_rush = baseline.band(8, 12)
     band_noon = baseline.band(12, 12)
     assert band_rush == (30.0, 30.0)
     assert band_noon == (80.0, 80.0)
 
 
+def test_an_hour_is_usual_only_after_two_days():
+    baseline = RobustBaseline()
+    for _ in range(50):
+        baseline.update(10, 70.0, 0.05, 4.0, with_global=False, day=1)
+    assert baseline.band(10, 12) is None
+    baseline.update(10, 70.0, 0.05, 4.0, with_global=False, day=2)
+    assert baseline.band(10, 12) == (70.0, 70.0)
+
+
 def test_weekend_falls_back_to_the_weekday_hour_until_warm():
     baseline = RobustBaseline()
-    for _ in range(20):
-        baseline.update(RobustBaseline.slot(False, 9), 60.0, 0.05, 4.0, with_global=False)
+    for i in range(20):
+        weekday_nine = RobustBaseline.slot(False, 9)
+        baseline.update(weekday_nine, 60.0, 0.05, 4.0, with_global=False, day=i // 10)
     assert baseline.band(RobustBaseline.slot(True, 9), 12) == (60.0, 60.0)
 
 
