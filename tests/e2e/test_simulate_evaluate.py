@@ -55,3 +55,19 @@ def test_simulate_is_deterministic(tmp_path: Path) -> None:
         outputs.append((out.read_bytes(), (tmp_path / f"{name}-truth.jsonl").read_bytes()))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count(b"\n") > 120 * 29
+
+
+def test_sample_city_alerts_on_both_incidents(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    alerts = tmp_path / "alerts.jsonl"
+    processed = gridwatch(
+        "process", str(sample / "city-15m.jsonl"), "--assets", str(sample / "registry.geojson"),
+        "--out", str(alerts),
+    )  # fmt: skip
+    assert processed.returncode == 0, processed.stderr.decode()
+    scored = gridwatch(
+        "evaluate", "--alerts", str(alerts), "--truth", str(sample / "truth.jsonl"), "--json"
+    )
+    result = json.loads(scored.stdout)
+    assert (result["incidents"], result["detected"]) == (2, 2)
+    assert result["decoy_alerts"] == result["decoy_watch_alerts"] == 0
