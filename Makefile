@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run bench test test-unit test-integration lint typecheck check schemas kafka-up kafka-down clean
+.PHONY: install demo run bench test test-unit test-integration lint typecheck check schemas kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ install: $(STAMP)
 	$(BIN)/gridwatch kafka jars
 
 SAMPLE_REGISTRY := data/registry/shanghai-sample.geojson
+
+## demo: set up, then the main job: broker (if none answers), worker, simulator, live view
+demo: install
+	$(BIN)/gridwatch demo
 
 ## run: local broker, topics, the sample registry, and a worker in the foreground (Ctrl-C stops it)
 run: install

@@ -118,7 +118,9 @@ class RiskState(_Frozen):
     asset_id: Identifier
     asset_type: AssetType | None = None
     risk_score: Score
-    level: RiskLevel | None = Field(description="None while the asset is below watch.")
+    level: RiskLevel | None = Field(
+        default=None, description="None while the asset is below watch."
+    )
     certainty: CapCertainty
     factors: list[RiskFactor] = Field(default_factory=list)
     incidents: list[IncidentRef] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from streams.agents.ingest import register_ingest_agents
@@ -20,7 +21,8 @@ from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
 from streams.faust_compat import SharedTopicGlobalTable
 from streams.ingest import Ingest
-from streams.metrics import Metrics
+from streams.metrics import FAUST_PREFIX, Metrics
+from streams.riskview import RiskPicture
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.web import register_views
@@ -104,6 +106,11 @@ def create_app(
     register_ingest_agents(app, topics, ingest, metrics, wall_clock)
     config = engine_config if engine_config is not None else load_config(settings.engine_config)
     pipeline = RiskPipeline(AssetRegistry([]), config)
-    register_risk_agents(app, settings, topics, pipeline, metrics, wall_clock)
-    register_views(app, metrics)
+    picture = RiskPicture()
+    register_risk_agents(app, settings, topics, pipeline, metrics, wall_clock, picture)
+    register_views(app, metrics, picture)
+    # Faust's own sensor metrics (faust_*) in the same registry, served by /metrics.
+    setup_prometheus_sensors(
+        app, pattern="/faust/metrics", registry=metrics.registry, name_prefix=FAUST_PREFIX
+    )
     return Gridwatch(app, settings, topics, metrics, ingest, pipeline)

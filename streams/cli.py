@@ -717,6 +717,26 @@ def simulate(
     )
 
 
+@cli.command()
+@click.option("--rate", type=float, default=300.0, show_default=True, help="Simulator events/s.")
+@click.option("--incidents", type=int, default=24, show_default=True)
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--bootstrap", default=None, help="Kafka servers (env GRIDWATCH_BOOTSTRAP).")
+@click.option("--web-port", type=int, default=None, help="HTTP port (env GRIDWATCH_WEB_PORT).")
+def demo(
+    rate: float,
+    incidents: int,
+    duration: float | None,
+    bootstrap: str | None,
+    web_port: int | None,
+) -> None:
+    """The main job on an embedded default: broker, worker, simulator and a live view."""
+    from streams.demo import run_demo
+
+    settings = _settings(bootstrap=bootstrap, web_port=web_port)
+    sys.exit(run_demo(settings, duration=duration, rate=rate, incidents=incidents, console=out))
+
+
 cli.add_command(cap_xml_command)
 
 

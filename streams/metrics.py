@@ -11,6 +11,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 _PROCESSING_BUCKETS = (
     0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0,
 )  # fmt: skip
+# Event time to published alert: seconds (pipeline latency) to minutes (late data).
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+LEVELS = ("watch", "warning", "critical")
 
 
 class Metrics:
@@ -109,9 +113,59 @@ class Metrics:
             "Assets in this worker's registry.",
             registry=registry,
         )
+        self.active_incidents = Gauge(
+            "gridwatch_active_incidents",
+            "Open incidents in the risk picture, by level.",
+            ["level"],
+            registry=registry,
+        )
+        self.assets_by_level = Gauge(
+            "gridwatch_assets_by_level",
+            "Assets in the risk picture by level (none: published but below watch).",
+            ["level"],
+            registry=registry,
+        )
+        for level in LEVELS:
+            self.active_incidents.labels(level)
+            self.assets_by_level.labels(level)
+        self.assets_by_level.labels("none")
+        self.stream_lag = Gauge(
+            "gridwatch_stream_lag_seconds",
+            "Wall clock minus the newest event time the engine applied (event-time lag).",
+            registry=registry,
+        )
+        self.alert_latency = Histogram(
+            "gridwatch_alert_latency_seconds",
+            "From the event time of the event that caused an alert to its publication.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.engine_seconds = Histogram(
+            "gridwatch_engine_processing_seconds",
+            "Time the risk engine takes for one event of the per-asset stream.",
+            buckets=_PROCESSING_BUCKETS,
+            registry=registry,
+        )
         self.ingest_seconds = Histogram(
             "gridwatch_ingest_processing_seconds",
             "Time to decode, validate and route one input message.",
             buckets=_PROCESSING_BUCKETS,
             registry=registry,
         )
+
+
+FAUST_PREFIX = "faust"
+
+
+def metric_names() -> set[str]:
+    """Base names of every metric a worker exports (counters without ``_total``).
+
+    gridwatch's own and Faust's sensor metrics (prefix ``faust_``), for the
+    deploy checks (Grafana panels, Prometheus rules).
+    """
+    from faust.sensors.prometheus import FaustMetrics
+
+    registry = CollectorRegistry()
+    Metrics(registry)
+    FaustMetrics.create(registry, FAUST_PREFIX)
+    return {family.name for family in registry.collect()}

@@ -8,6 +8,7 @@ batch for each asset that changed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import faust
@@ -30,6 +31,7 @@ from streams.engine.engine import AssetState, StateStore
 from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
 from streams.metrics import Metrics
+from streams.riskview import RiskPicture
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -91,15 +93,16 @@ def register_risk_agents(
     pipeline: RiskPipeline,
     metrics: Metrics,
     clock: Clock,
-) -> TableStateStore:
-    """Attach the matcher, ack and engine agents, the state table and the assets table."""
+    picture: RiskPicture,
+) -> None:
+    """Attach the matcher, ack and engine agents and their tables; feed ``picture``."""
     raw: Any = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     # The registry changes when the assets topic does; the table tells us.
     registry_changed = [True]
 
-    def on_asset_change(event: Any) -> None:
+    async def on_asset_change(event: Any) -> None:
         registry_changed[0] = True
 
     assets_topic = app.topic(topics.assets, partitions=1, compacting=True, schema=raw)
@@ -111,6 +114,9 @@ def register_risk_agents(
         key_type=bytes,
         value_type=bytes,
         on_changelog_event=on_asset_change,
+        # Keep reading every partition after recovery: the records come from
+        # producers outside this table (assets load, the risk agents).
+        synchronize_all_active_partitions=True,
     )
     state_table = app.Table(
         "gridwatch-asset-state",
@@ -124,6 +130,25 @@ def register_risk_agents(
     )
     store = TableStateStore(state_table)
     pipeline.engine.store = store
+
+    # The risk picture: every worker reads the whole compacted risk topic. Faust
+    # calls this for every record it reads, during recovery and afterwards; the
+    # table's own contents are not relied on (a GlobalTable fed by another
+    # producer does not apply standby records promptly).
+    async def on_risk_record(event: Any) -> None:
+        picture.apply(event.key, event.value)
+
+    risk_topic = app.topic(topics.risk, partitions=settings.partitions, compacting=True, schema=raw)
+    app.GlobalTable(
+        "gridwatch-risk",
+        changelog_topic=risk_topic,
+        partitions=settings.partitions,
+        schema=raw,
+        key_type=bytes,
+        value_type=bytes,
+        on_changelog_event=on_risk_record,
+        synchronize_all_active_partitions=True,
+    )
 
     def refresh_registry() -> None:
         if registry_changed[0]:
@@ -170,25 +195,31 @@ def register_risk_agents(
     async def risk(stream: Any) -> None:
         async for batch in stream.take_events(BATCH_SIZE, BATCH_WITHIN_S):
             refresh_registry()
+            newest = 0.0
             for event in batch:
-                await _apply(event.message)
+                newest = max(newest, await _apply(event.message))
             metrics.state_writes.inc(store.persist(pipeline.engine.drain_dirty()))
+            if newest:
+                metrics.stream_lag.set(max(0.0, clock.now().timestamp() - newest))
 
-    async def _apply(message: Any) -> None:
+    async def _apply(message: Any) -> float:
+        """Apply one message; return its event time (0 when not applied)."""
         try:
             item = decode_internal(message.value)
         except DecodeError as error:
             await dead_letter(message, error)
-            return
+            return 0.0
+        started = time.perf_counter()
         if isinstance(item, Acknowledgement):
             output = pipeline.handle(item)
         elif isinstance(item, HotlineCase) and item.asset_id is None:
-            return  # cases wait on the holding topic for the matcher
+            return 0.0  # cases wait on the holding topic for the matcher
         else:
             output = pipeline.handle(item, (message.partition, message.offset))
+        metrics.engine_seconds.observe(time.perf_counter() - started)
         if output.redelivered:
             metrics.redelivered.inc()
-            return
+            return 0.0
         metrics.engine_events.labels(item.kind).inc()
         if output.unknown_asset:
             metrics.unknown_asset_events.inc()
@@ -201,16 +232,20 @@ def register_risk_agents(
                 f"asset {message.key.decode(errors='replace')}",
             )
             await dead_letter(message, late)
-            return
+            return 0.0
         key = message.key
         for alert in output.alerts:
             metrics.alerts.labels(
                 alert.msgType, alert.info[0].severity, alert.asset_type or "unknown"
             ).inc()
             await send(topics.alerts, key, encode(alert))
+            metrics.alert_latency.observe(
+                max(0.0, clock.now().timestamp() - alert.event_time.timestamp())
+            )
         if output.risk is not None:
             metrics.risk_updates.inc()
             await send(topics.risk, key, encode(output.risk))
+        return item.event_time.timestamp()
 
     raw_in = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
               "value_serializer": "raw"}  # fmt: skip
@@ -221,8 +256,6 @@ def register_risk_agents(
     @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]  # faust signal
     async def _forget_cache(*args: Any, **kwargs: Any) -> None:
         store.forget()
-
-    return store
 
 
 __all__ = ["StateStore", "TableStateStore", "register_risk_agents", "registry_from_table"]

@@ -172,3 +172,18 @@ def test_decode_model_reports_a_reason():
     with pytest.raises(DecodeError) as caught:
         decode_model(b'{"asset_id": "x"}', RiskState)
     assert caught.value.reason is DeadLetterReason.MISSING_FIELD
+
+
+def test_every_model_survives_the_codec_with_its_optional_fields_empty():
+    # encode() drops None fields: every optional field needs a default to decode again.
+    state = RiskState(
+        asset_id="wm-001",
+        asset_type=None,
+        risk_score=0.0,
+        level=None,
+        certainty="Unlikely",
+        event_time=SENT,
+    )
+    assert decode_model(encode(state), RiskState) == state
+    alert = alert_factory(asset_type=None, incidents=None)
+    assert decode_model(encode(alert), Alert) == alert

@@ -1,0 +1,231 @@
+"""The Kubernetes manifests under deploy/k8s: structure and agreement with the settings.
+
+YAML is read with a loader that rejects duplicate keys (plain ``safe_load``
+keeps the last one silently, e.g. a second ``volumeMounts``); ``load_yaml_docs``
+is shared with ``test_compose.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+ENV_PREFIX = "GRIDWATCH_"
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with the same key twice."""
+
+
+def _mapping_without_duplicates(
+    loader: StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
+    seen: set[tuple[str, str]] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            ident = (key.tag, key.value)
+            if ident in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key.value!r}", key.start_mark
+                )
+            seen.add(ident)
+    return loader.construct_mapping(node, deep)
+
+
+StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
+
+
+def load_yaml_docs(path: Path) -> list[Any]:
+    """Every document of a YAML file, strictly (no duplicate keys), empty ones dropped."""
+    with path.open() as fh:
+        return [doc for doc in yaml.load_all(fh, Loader=StrictLoader) if doc is not None]
+
+
+def settings_env_names() -> set[str]:
+    """Every environment variable the settings model reads."""
+    return {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+
+
+def manifests() -> list[dict[str, Any]]:
+    return [
+        doc
+        for path in sorted(K8S.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for doc in load_yaml_docs(path)
+    ]
+
+
+def of_kind(kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in manifests() if doc["kind"] == kind]
+
+
+def statefulset() -> dict[str, Any]:
+    (sts,) = of_kind("StatefulSet")
+    assert sts["metadata"]["name"] == "gridwatch-worker"
+    return sts
+
+
+def worker_container() -> dict[str, Any]:
+    (container,) = statefulset()["spec"]["template"]["spec"]["containers"]
+    assert isinstance(container, dict)
+    return container
+
+
+def configmap() -> dict[str, Any]:
+    (cm,) = of_kind("ConfigMap")
+    return cm
+
+
+def http_port() -> dict[str, Any]:
+    (port,) = worker_container()["ports"]
+    return dict(port)
+
+
+def probe_port_matches(port: int | str) -> bool:
+    """Whether a probe's port names or numbers the container's HTTP port."""
+    return port in (http_port()["containerPort"], http_port().get("name"))
+
+
+def container_env() -> dict[str, str]:
+    """The container's effective GRIDWATCH_* environment (ConfigMap, then env)."""
+    container = worker_container()
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        assert source["configMapRef"]["name"] == configmap()["metadata"]["name"]
+        env.update(configmap()["data"])
+    env.update({item["name"]: item["value"] for item in container.get("env", [])})
+    return env
+
+
+def test_manifests_have_the_expected_kinds_in_one_namespace() -> None:
+    docs = manifests()
+    kinds = sorted(doc["kind"] for doc in docs)
+    assert kinds == ["ConfigMap", "Namespace", "Service", "Service", "StatefulSet"]
+    (namespace,) = of_kind("Namespace")
+    name = namespace["metadata"]["name"]
+    for doc in docs:
+        assert doc["apiVersion"] in {"v1", "apps/v1"}
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == name, doc["metadata"]["name"]
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    (kustomization,) = load_yaml_docs(K8S / "kustomization.yaml")
+    assert kustomization["kind"] == "Kustomization"
+    listed = set(kustomization["resources"])
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+    (namespace,) = of_kind("Namespace")
+    assert kustomization["namespace"] == namespace["metadata"]["name"]
+
+
+def test_statefulset_runs_two_workers_of_the_repo_image() -> None:
+    spec = statefulset()["spec"]
+    assert spec["replicas"] == 2
+    pod = spec["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 60
+    container = worker_container()
+    assert container["image"] == "gridwatch:dev"
+    assert container.get("args", ["worker"]) == ["worker"]
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][bound]), bound
+
+
+def test_selectors_match_the_pod_labels() -> None:
+    sts = statefulset()
+    pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+    match = sts["spec"]["selector"]["matchLabels"]
+    assert match
+    assert match.items() <= pod_labels.items()
+    for service in of_kind("Service"):
+        selector = service["spec"]["selector"]
+        assert selector, service["metadata"]["name"]
+        assert selector.items() <= pod_labels.items(), service["metadata"]["name"]
+
+
+def test_statefulset_is_governed_by_a_headless_service_and_the_api_has_a_cluster_ip() -> None:
+    services = {s["metadata"]["name"]: s["spec"] for s in of_kind("Service")}
+    headless = services[statefulset()["spec"]["serviceName"]]
+    assert headless["clusterIP"] == "None"
+    api = [s for s in services.values() if s.get("clusterIP") != "None"]
+    assert len(api) == 1
+    assert api[0].get("type", "ClusterIP") == "ClusterIP"
+    for spec in services.values():
+        (port,) = spec["ports"]
+        assert port["port"] == 6066
+        assert probe_port_matches(port["targetPort"])
+
+
+def test_probes_check_health_on_the_container_port() -> None:
+    container = worker_container()
+    assert http_port()["containerPort"] == 6066
+    readiness = container["readinessProbe"]["httpGet"]
+    assert readiness["path"] == "/health"
+    assert probe_port_matches(readiness["port"])
+    liveness = container["livenessProbe"]
+    # GET /health is 503 during rebalances and recovery; liveness may use TCP instead.
+    check = liveness.get("httpGet") or liveness["tcpSocket"]
+    assert probe_port_matches(check["port"])
+    if "httpGet" in liveness:
+        assert check["path"] == "/health"
+    assert liveness["initialDelaySeconds"] >= 30
+
+
+def test_prometheus_annotations_point_at_the_metrics_port() -> None:
+    annotations = statefulset()["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == http_port()["containerPort"]
+    assert annotations.get("prometheus.io/path", "/metrics") == "/metrics"
+
+
+def test_data_dir_is_on_the_volume_claim() -> None:
+    sts = statefulset()
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    mounts = {m["name"]: m["mountPath"] for m in worker_container()["volumeMounts"]}
+    mount = PurePosixPath(mounts[claim["metadata"]["name"]])
+    assert mount == PurePosixPath("/var/lib/gridwatch")
+    data_dir = PurePosixPath(container_env()["GRIDWATCH_DATA_DIR"])
+    assert data_dir == mount or mount in data_dir.parents
+
+
+def test_environment_names_are_settings() -> None:
+    env = container_env()
+    known = settings_env_names()
+    assert env, "the worker gets no settings"
+    for name in env:
+        assert name.startswith(ENV_PREFIX), name
+        assert name in known, f"{name} is not a field of streams.settings.Settings"
+    assert set(configmap()["data"]) >= {
+        "GRIDWATCH_BOOTSTRAP",
+        "GRIDWATCH_TOPIC_PREFIX",
+        "GRIDWATCH_PARTITIONS",
+        "GRIDWATCH_WEB_HOST",
+        "GRIDWATCH_WEB_PORT",
+    }
+    assert all(isinstance(v, str) for v in configmap()["data"].values())
+    assert env["GRIDWATCH_WEB_HOST"] == "0.0.0.0"
+    assert int(env["GRIDWATCH_WEB_PORT"]) == http_port()["containerPort"]
+
+
+def test_environment_values_are_valid_settings() -> None:
+    env = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in container_env().items()}
+    settings = Settings.model_validate(env)
+    assert settings.web_port == 6066
+    assert settings.worker_data_dir == Path("/var/lib/gridwatch/worker")
+
+
+def test_strict_loader_rejects_duplicate_keys(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("a: 1\nb: 2\na: 3\n")
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'a'"):
+        load_yaml_docs(path)
