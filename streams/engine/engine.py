@@ -404,7 +404,6 @@ class RiskEngine:
                 # every `evaluate_every_s` of event time (`quiet_evaluate_every_s`
                 # on an asset with nothing going on).
                 state.watermark = watermark
-                self.store.put(asset_id, state)
                 self.dirty.add(asset_id)
                 return _NOTHING if asset is not None else _NOTHING_UNKNOWN
         elif isinstance(event, HotlineCase):
@@ -433,7 +432,6 @@ class RiskEngine:
         state.watermark = t if state.watermark is None else max(state.watermark, t)
         result = self._evaluate(state, asset, t, transient)
         result.unknown_asset = asset is None
-        self.store.put(asset_id, state)
         self.dirty.add(asset_id)
         return result
 
@@ -469,9 +467,11 @@ class RiskEngine:
     # -- signals
 
     def _state(self, asset_id: str) -> AssetState:
+        # States are mutated in place: a new one is handed to the store once.
         state = self.store.get(asset_id)
         if state is None:
             state = AssetState(asset_id)
+            self.store.put(asset_id, state)
         return state
 
     def _health_changed(self, state: AssetState, now: float) -> bool:
