@@ -203,13 +203,17 @@ def decode_event(raw: bytes | None, *, limits: InputLimits, now: datetime) -> An
         event = EVENT_ADAPTER.validate_python(obj)
     except ValidationError as exc:
         raise _validation_failure(exc) from None
-    if event.event_time - now > limits.max_future_skew:
+    _not_in_future(event.event_time, limits, now)
+    return event
+
+
+def _not_in_future(event_time: datetime, limits: InputLimits, now: datetime) -> None:
+    if event_time - now > limits.max_future_skew:
         raise DecodeError(
             DeadLetterReason.FUTURE_EVENT_TIME,
-            f"event_time {event.event_time.isoformat()} is more than "
+            f"event_time {event_time.isoformat()} is more than "
             f"{limits.max_future_skew} ahead of the worker clock {now.isoformat()}",
         )
-    return event
 
 
 def decode_model(raw: bytes | None, model: type[ModelT], *, max_bytes: int = 1 << 20) -> ModelT:
@@ -255,9 +259,5 @@ def decode_ack(raw: bytes | None, *, limits: InputLimits, now: datetime) -> Ackn
         ack = Acknowledgement.model_validate(obj)
     except ValidationError as exc:
         raise _validation_failure(exc) from None
-    if ack.event_time - now > limits.max_future_skew:
-        raise DecodeError(
-            DeadLetterReason.FUTURE_EVENT_TIME,
-            f"event_time {ack.event_time.isoformat()} is ahead of the worker clock",
-        )
+    _not_in_future(ack.event_time, limits, now)
     return ack

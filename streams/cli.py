@@ -223,7 +223,8 @@ def process(log: Path, assets_file: Path | None, out: Path, risk_out: Path | Non
     """Run the risk logic over an event log offline, deterministically."""
     from streams.engine.config import load_config
     from streams.engine.registry import AssetRegistry, load_registry
-    from streams.offline import process_log, read_log, write_risk
+    from streams.eventlog import read_log
+    from streams.offline import process_log, write_risk
 
     settings = _settings()
     registry_path = assets_file or settings.assets_file
@@ -376,7 +377,7 @@ def replay(log: Path, speed: float | None, max_speed: bool, bootstrap: str | Non
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from streams.admin import admin_client, broker_answers
-    from streams.offline import read_log
+    from streams.eventlog import read_log
     from streams.replay import DeliveryFailures, kafka_sender, replay_log
 
     if speed is not None and max_speed:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
@@ -94,16 +95,18 @@ def _get_json(url: str) -> Any:
 
 
 def _metric(url: str, name: str) -> float:
+    """Sum of every sample of one metric on a Prometheus endpoint (0 when unreachable)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
             text = response.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return 0.0
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and not line.startswith("#"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
 
 
 def _view(

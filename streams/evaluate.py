@@ -37,13 +37,12 @@ Rules:
 
 from __future__ import annotations
 
-import gzip
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
 from rich import box
@@ -51,6 +50,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas import Alert, DecodeError, RiskLevel, decode_model
+from streams.eventlog import read_log
 
 INCIDENT_TYPE_FAMILY: Final[dict[str, str]] = {
     "water_main_burst": "water",
@@ -133,19 +133,6 @@ class AlertIncident:
     messages: int
 
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, line
-
-
 def load_truth(path: Path | str) -> list[TruthIncident]:
     """Read a ground-truth file (JSON Lines, ``.gz`` allowed; blank lines skipped).
 
@@ -160,7 +147,7 @@ def load_truth(path: Path | str) -> list[TruthIncident]:
     """
     path = Path(path)
     truth: list[TruthIncident] = []
-    for number, line in _lines(path):
+    for number, line in read_log(path):
         try:
             truth.append(TruthIncident.model_validate_json(line))
         except ValidationError as exc:
@@ -186,9 +173,9 @@ def load_alerts(path: Path | str) -> list[Alert]:
     """
     path = Path(path)
     alerts: list[Alert] = []
-    for number, line in _lines(path):
+    for number, line in read_log(path):
         try:
-            alerts.append(decode_model(line.encode("utf-8"), Alert))
+            alerts.append(decode_model(line, Alert))
         except DecodeError as exc:
             raise ValueError(f"{path}:{number}: invalid alert: {exc}") from None
     return alerts

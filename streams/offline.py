@@ -8,13 +8,10 @@ JSON Lines. Two runs over the same log give byte-identical output.
 
 from __future__ import annotations
 
-import gzip
-import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import IO
 
 from schemas import DecodeError, InputLimits, RiskState, encode
@@ -41,27 +38,6 @@ class ProcessSummary:
     unknown_asset: int = 0
     alerts: Counter[str] = field(default_factory=Counter)
     risk: dict[str, RiskState] = field(default_factory=dict)
-
-
-def read_log(path: Path | str) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, bytes) of a JSON Lines log; ``-`` is stdin; ``.gz`` is gunzipped."""
-    if str(path) == "-":
-        stream: IO[bytes] = sys.stdin.buffer
-        yield from _numbered(stream)
-        return
-    if str(path).endswith(".gz"):
-        with gzip.open(path, "rb") as zipped:
-            yield from _numbered(zipped)
-    else:
-        with open(path, "rb") as plain:
-            yield from _numbered(plain)
-
-
-def _numbered(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(stream, start=1):
-        stripped = line.strip()
-        if stripped:
-            yield number, stripped
 
 
 def process_log(

@@ -11,7 +11,6 @@ import logging
 import time
 from typing import Any
 
-import faust
 import orjson
 
 from schemas import (
@@ -25,9 +24,9 @@ from schemas import (
     decode_model,
     encode,
 )
-from streams.agents.ingest import dead_letter_for
+from streams.agents.common import RAW, dead_letter, produce
 from streams.clock import Clock
-from streams.engine.engine import AssetState, StateStore
+from streams.engine.engine import AssetState
 from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
 from streams.metrics import Metrics
@@ -96,35 +95,37 @@ def register_risk_agents(
     picture: RiskPicture,
 ) -> None:
     """Attach the matcher, ack and engine agents and their tables; feed ``picture``."""
-    raw: Any = faust.Schema(
-        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
+
+    def shared_global_table(name: str, topic: Any, partitions: int, on_record: Any) -> Any:
+        # A GlobalTable whose changelog is one of our compacted topics. Keep
+        # reading every partition after recovery: the records come from
+        # producers outside this table (assets load, the risk agents).
+        return app.GlobalTable(
+            name,
+            changelog_topic=topic,
+            partitions=partitions,
+            schema=RAW,
+            key_type=bytes,
+            value_type=bytes,
+            on_changelog_event=on_record,
+            synchronize_all_active_partitions=True,
+        )
+
     # The registry changes when the assets topic does; the table tells us.
     registry_changed = [True]
 
     async def on_asset_change(event: Any) -> None:
         registry_changed[0] = True
 
-    assets_topic = app.topic(topics.assets, partitions=1, compacting=True, schema=raw)
-    assets_table = app.GlobalTable(
-        "gridwatch-assets",
-        changelog_topic=assets_topic,
-        partitions=1,
-        schema=raw,
-        key_type=bytes,
-        value_type=bytes,
-        on_changelog_event=on_asset_change,
-        # Keep reading every partition after recovery: the records come from
-        # producers outside this table (assets load, the risk agents).
-        synchronize_all_active_partitions=True,
-    )
+    assets_topic = app.topic(topics.assets, partitions=1, compacting=True, schema=RAW)
+    assets_table = shared_global_table("gridwatch-assets", assets_topic, 1, on_asset_change)
     state_table = app.Table(
         "gridwatch-asset-state",
         partitions=settings.partitions,
         # Keys go to the partition the producer's partitioner picks, the same
         # as the per-asset stream's, so an asset's state sits with its events.
         use_partitioner=True,
-        schema=raw,
+        schema=RAW,
         key_type=bytes,
         value_type=bytes,
     )
@@ -138,17 +139,8 @@ def register_risk_agents(
     async def on_risk_record(event: Any) -> None:
         picture.apply(event.key, event.value)
 
-    risk_topic = app.topic(topics.risk, partitions=settings.partitions, compacting=True, schema=raw)
-    app.GlobalTable(
-        "gridwatch-risk",
-        changelog_topic=risk_topic,
-        partitions=settings.partitions,
-        schema=raw,
-        key_type=bytes,
-        value_type=bytes,
-        on_changelog_event=on_risk_record,
-        synchronize_all_active_partitions=True,
-    )
+    risk_topic = app.topic(topics.risk, partitions=settings.partitions, compacting=True, schema=RAW)
+    shared_global_table("gridwatch-risk", risk_topic, settings.partitions, on_risk_record)
 
     def refresh_registry() -> None:
         if registry_changed[0]:
@@ -158,11 +150,17 @@ def register_risk_agents(
             log.info("asset registry loaded: %d assets", len(pipeline.registry))
 
     async def send(topic: str, key: bytes | None, value: bytes) -> None:
-        await app.producer.send(topic, key, value, None, None, None)
+        await produce(app, topic, key, value)
 
-    async def dead_letter(message: Any, error: DecodeError) -> None:
-        metrics.dead_letters.labels(error.reason.value, "internal").inc()
-        await send(topics.dlq, message.key, encode(dead_letter_for(message, error, clock)))
+    async def reject(message: Any, error: DecodeError) -> None:
+        await dead_letter(
+            app, topics.dlq, message, error, metrics=metrics, clock=clock, source="internal"
+        )
+
+    engine_events = {
+        kind: metrics.engine_events.labels(kind)
+        for kind in ("sensor", "hotline", "inspection", "ack")
+    }
 
     async def match_hotline(stream: Any) -> None:
         async for event in stream.events():
@@ -171,7 +169,7 @@ def register_risk_agents(
             try:
                 case = decode_internal(message.value)
             except DecodeError as error:
-                await dead_letter(message, error)
+                await reject(message, error)
                 continue
             if not isinstance(case, HotlineCase):
                 continue
@@ -188,7 +186,7 @@ def register_risk_agents(
             try:
                 ack = decode_ack(message.value, limits=settings.input_limits, now=clock.now())
             except DecodeError as error:
-                await dead_letter(message, error)
+                await reject(message, error)
                 continue
             await send(topics.events_by_asset, ack.asset_id.encode(), encode(ack))
 
@@ -207,7 +205,7 @@ def register_risk_agents(
         try:
             item = decode_internal(message.value)
         except DecodeError as error:
-            await dead_letter(message, error)
+            await reject(message, error)
             return 0.0
         started = time.perf_counter()
         if isinstance(item, Acknowledgement):
@@ -220,7 +218,7 @@ def register_risk_agents(
         if output.redelivered:
             metrics.redelivered.inc()
             return 0.0
-        metrics.engine_events.labels(item.kind).inc()
+        engine_events[item.kind].inc()
         if output.unknown_asset:
             metrics.unknown_asset_events.inc()
         if output.late:
@@ -231,7 +229,7 @@ def register_risk_agents(
                 f"{pipeline.config.allowed_lateness_s:.0f}s behind the newest event of "
                 f"asset {message.key.decode(errors='replace')}",
             )
-            await dead_letter(message, late)
+            await reject(message, late)
             return 0.0
         key = message.key
         for alert in output.alerts:
@@ -247,15 +245,15 @@ def register_risk_agents(
             await send(topics.risk, key, encode(output.risk))
         return item.event_time.timestamp()
 
-    raw_in = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
-              "value_serializer": "raw"}  # fmt: skip
-    app.agent(app.topic(topics.hotline_unmatched, **raw_in), name="gridwatch.match")(match_hotline)
-    app.agent(app.topic(topics.acks, **raw_in), name="gridwatch.acks")(acknowledgements)
-    app.agent(app.topic(topics.events_by_asset, **raw_in), name="gridwatch.risk")(risk)
+    app.agent(app.topic(topics.hotline_unmatched, schema=RAW), name="gridwatch.match")(
+        match_hotline
+    )
+    app.agent(app.topic(topics.acks, schema=RAW), name="gridwatch.acks")(acknowledgements)
+    app.agent(app.topic(topics.events_by_asset, schema=RAW), name="gridwatch.risk")(risk)
 
     @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]  # faust signal
     async def _forget_cache(*args: Any, **kwargs: Any) -> None:
         store.forget()
 
 
-__all__ = ["StateStore", "TableStateStore", "register_risk_agents", "registry_from_table"]
+__all__ = ["TableStateStore", "register_risk_agents", "registry_from_table"]

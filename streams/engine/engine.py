@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from schemas import (
@@ -65,6 +65,7 @@ class AssetLookup(Protocol):
         ...
 
 
+@runtime_checkable
 class AreaLookup(Protocol):
     """Optional: where an asset is, for the CAP ``area`` block."""
 
@@ -225,7 +226,6 @@ class AssetState:
     inspections: InspectionFindings = field(default_factory=InspectionFindings)
     incidents: dict[str, IncidentLifecycle] = field(default_factory=dict)
     published: list[Any] | None = None
-    events: int = 0
     quiet: bool = True
     next_evaluation: float = 0.0
     position: list[int] | None = None
@@ -240,7 +240,6 @@ class AssetState:
             "inspections": self.inspections.snapshot(),
             "incidents": {k: i.snapshot() for k, i in self.incidents.items()},
             "published": self.published,
-            "events": self.events,
             "quiet": self.quiet,
             "next_evaluation": self.next_evaluation,
             "position": self.position,
@@ -257,7 +256,6 @@ class AssetState:
             inspections=InspectionFindings.restore(data["inspections"]),
             incidents={k: IncidentLifecycle.restore(v) for k, v in data["incidents"].items()},
             published=data["published"],
-            events=data["events"],
             quiet=data["quiet"],
             next_evaluation=data["next_evaluation"],
             position=data["position"],
@@ -378,7 +376,6 @@ class RiskEngine:
         config = self.config
         if state.watermark is not None and t < state.watermark - config.allowed_lateness_s:
             return EngineResult(late=True, unknown_asset=asset is None)
-        state.events += 1
         transient: tuple[Factor, ...] = ()
         if isinstance(event, SensorReading):
             series, before, transient = self._sensor(state, asset, event, t)
@@ -437,9 +434,10 @@ class RiskEngine:
 
     def acknowledge(self, ack: Acknowledgement) -> EngineResult:
         """Mark the asset's open incident(s) acknowledged; returns the new risk state."""
+        asset = self.registry.get(ack.asset_id)
         state = self.store.get(ack.asset_id)
         if state is None:
-            return EngineResult(unknown_asset=self.registry.get(ack.asset_id) is None)
+            return EngineResult(unknown_asset=asset is None)
         changed = False
         for lifecycle in state.incidents.values():
             wanted = ack.incident is None or ack.incident == self._incident_id(
@@ -448,13 +446,11 @@ class RiskEngine:
             if lifecycle.active and wanted and not lifecycle.acknowledged:
                 lifecycle.acknowledged = True
                 changed = True
-        result = EngineResult(unknown_asset=self.registry.get(ack.asset_id) is None)
+        result = EngineResult(unknown_asset=asset is None)
         if changed:
-            asset = self.registry.get(ack.asset_id)
             now = state.watermark if state.watermark is not None else ack.event_time.timestamp()
             scores = self._scores(state, asset, now, ())
             result.risk = self._risk_state(state, asset, scores, now, force=True)
-            self.store.put(ack.asset_id, state)
             self.dirty.add(ack.asset_id)
         return result
 
@@ -715,7 +711,7 @@ class RiskEngine:
             description = asset.name + (f", {asset.district}" if asset.district else "")
         circles: list[str] = []
         lookup = self.registry
-        if hasattr(lookup, "representative_point") and hasattr(lookup, "radius_m"):
+        if isinstance(lookup, AreaLookup):
             point = lookup.representative_point(asset_id)
             radius = lookup.radius_m(asset_id)
             if point is not None:
@@ -763,11 +759,13 @@ class RiskEngine:
             health,
         ]
         previous = state.published
-        unchanged = previous is not None and previous[0] == signature
-        if not force and unchanged and abs(previous[1] - score) < self.config.risk_publish_delta:  # type: ignore[index]  # unchanged implies previous is set
-            return None
-        if not force and previous is None and score < self.config.risk_publish_delta and not health:
-            return None
+        if not force:
+            delta = self.config.risk_publish_delta
+            if previous is None:
+                if score < delta and not health:
+                    return None
+            elif previous[0] == signature and abs(previous[1] - score) < delta:
+                return None
         state.published = [signature, score]
         factors = [
             RiskFactor(

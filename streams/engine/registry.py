@@ -145,17 +145,8 @@ class _TangentPlane:
 
     def forward(self, lat: float, lon: float) -> tuple[float, float]:
         """Convert one WGS84 position to (east, north) metres."""
-        dlon = math.radians(lon - self._lon0)
-        dlon = (dlon + math.pi) % (2.0 * math.pi) - math.pi
-        phi = math.radians(lat)
-        sin_phi = math.sin(phi)
-        cos_phi = math.cos(phi)
-        n = _A / math.sqrt(1.0 - _E2 * sin_phi * sin_phi)
-        x = n * cos_phi * math.cos(dlon) - self._x0
-        east = n * cos_phi * math.sin(dlon)
-        z = n * (1.0 - _E2) * sin_phi - self._z0
-        north = self._cos_lat0 * z - self._sin_lat0 * x
-        return (east, north)
+        east, north = self.forward_array(np.array([[lon, lat]], dtype=np.float64))[0]
+        return (float(east), float(north))
 
     def inverse(self, east: float, north: float) -> tuple[float, float]:
         """Convert (east, north) metres back to WGS84 (lat, lon) degrees.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from schemas import RiskLevel
 from streams.engine.config import LEVELS, EngineConfig, MetricRule
@@ -520,26 +520,43 @@ class SensorSeries:
 # --------------------------------------------------------------------------- hotline
 
 
-class HotlinePressure:
+class _Records:
+    """A dict of id -> record list that persists as plain data."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self) -> None:
+        self._records: dict[str, list[Any]] = {}
+
+    def snapshot(self) -> dict[str, list[Any]]:
+        """Plain data for persistence."""
+        return self._records
+
+    @classmethod
+    def restore(cls, data: dict[str, list[Any]]) -> Self:
+        """Rebuild from :meth:`snapshot`."""
+        records = cls()
+        records._records = {k: list(v) for k, v in data.items()}
+        return records
+
+
+class HotlinePressure(_Records):
     """Relevant complaints per family in a sliding event-time window, time-decayed.
 
     De-duplicated by ``service_request_id``: a case counts once however often
     it is updated; a closed case stops counting.
     """
 
-    __slots__ = ("_cases",)
-
-    def __init__(self) -> None:
-        # service_request_id -> [t, family, open (0/1), event_id, summary, status_t]
-        self._cases: dict[str, list[Any]] = {}
+    # Records: service_request_id -> [t, family, open, event_id, summary, status_t]
+    __slots__ = ()
 
     def observe(
         self, t: float, case_id: str, family: str, is_open: bool, event_id: str, summary: str
     ) -> None:
         """Record a case update (its newest status by event time wins)."""
-        entry = self._cases.get(case_id)
+        entry = self._records.get(case_id)
         if entry is None:
-            self._cases[case_id] = [t, family, is_open, event_id, summary, t]
+            self._records[case_id] = [t, family, is_open, event_id, summary, t]
             return
         entry[0] = min(entry[0], t)  # the case counts from when it was first reported
         if t >= entry[5]:
@@ -551,12 +568,12 @@ class HotlinePressure:
     def factors(self, now: float, config: EngineConfig) -> list[Factor]:
         """One factor per family with open cases in the window."""
         window = config.hotline_window_s
-        for case_id in [k for k, v in self._cases.items() if v[0] < now - window - 60]:
-            del self._cases[case_id]
+        for case_id in [k for k, v in self._records.items() if v[0] < now - window - 60]:
+            del self._records[case_id]
         weights: dict[str, float] = {}
         counts: dict[str, int] = {}
         evidence: dict[str, list[tuple[float, str, str]]] = {}
-        for t, family, is_open, event_id, summary, _ in self._cases.values():
+        for t, family, is_open, event_id, summary, _ in self._records.values():
             if not is_open or t < now - window or t > now:
                 continue
             weight = 0.5 ** ((now - t) / config.hotline_half_life_s)
@@ -580,29 +597,15 @@ class HotlinePressure:
             )
         return result
 
-    def snapshot(self) -> dict[str, list[Any]]:
-        """Plain data for persistence."""
-        return self._cases
-
-    @classmethod
-    def restore(cls, data: dict[str, list[Any]]) -> HotlinePressure:
-        """Rebuild from :meth:`snapshot`."""
-        pressure = cls()
-        pressure._cases = {k: list(v) for k, v in data.items()}
-        return pressure
-
 
 # --------------------------------------------------------------------------- inspections
 
 
-class InspectionFindings:
+class InspectionFindings(_Records):
     """Open inspection findings by severity, until rectified."""
 
-    __slots__ = ("_findings",)
-
-    def __init__(self) -> None:
-        # inspection_id -> [t, family, hazard, severity, open, event_id]
-        self._findings: dict[str, list[Any]] = {}
+    # Records: inspection_id -> [t, family, hazard, severity, open, event_id]
+    __slots__ = ()
 
     def observe(
         self,
@@ -615,22 +618,19 @@ class InspectionFindings:
         event_id: str,
     ) -> None:
         """Record a finding's status (its newest status by event time wins)."""
-        entry = self._findings.get(inspection_id)
+        entry = self._records.get(inspection_id)
         if entry is not None and entry[0] > t:
             return
-        if is_open:
-            self._findings[inspection_id] = [t, family, hazard, severity, True, event_id]
-        else:
-            # Remember the rectification so an older "open" arriving late is ignored.
-            self._findings[inspection_id] = [t, family, hazard, severity, False, event_id]
+        # A rectification is remembered too, so an older "open" arriving late is ignored.
+        self._records[inspection_id] = [t, family, hazard, severity, is_open, event_id]
 
     def factors(self, now: float, config: EngineConfig) -> list[Factor]:
         """The most severe open finding per family (others listed as evidence)."""
-        for key in [k for k, v in self._findings.items() if not v[4] and v[0] < now - 86_400.0]:
-            del self._findings[key]
+        for key in [k for k, v in self._records.items() if not v[4] and v[0] < now - 86_400.0]:
+            del self._records[key]
         best: dict[str, list[Any]] = {}
         evidence: dict[str, list[tuple[str, str]]] = {}
-        for _, family, hazard, severity, is_open, event_id in self._findings.values():
+        for _, family, hazard, severity, is_open, event_id in self._records.values():
             if not is_open:
                 continue
             evidence.setdefault(family, []).append(
@@ -650,14 +650,3 @@ class InspectionFindings:
             )
             for family, (hazard, severity) in best.items()
         ]
-
-    def snapshot(self) -> dict[str, list[Any]]:
-        """Plain data for persistence."""
-        return self._findings
-
-    @classmethod
-    def restore(cls, data: dict[str, list[Any]]) -> InspectionFindings:
-        """Rebuild from :meth:`snapshot`."""
-        findings = cls()
-        findings._findings = {k: list(v) for k, v in data.items()}
-        return findings

@@ -12,7 +12,8 @@ from pathlib import Path
 from schemas import Alert, decode_model
 from streams.engine.config import load_config
 from streams.engine.registry import load_registry
-from streams.offline import process_log, read_log
+from streams.eventlog import read_log
+from streams.offline import process_log
 from streams.topics import Topics
 from tests.support import GRIDWATCH, WorkerProcess, metric_sum, wait_until
 

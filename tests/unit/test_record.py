@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 import pytest
 
-from streams.offline import read_log
+from streams.eventlog import read_log
 from streams.record import (
     NotJson,
     RecordBuffer,
