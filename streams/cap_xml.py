@@ -27,6 +27,7 @@ import orjson
 from lxml import etree
 from rich.console import Console
 
+import schemas
 from schemas import Alert, CapArea, CapInfo, DecodeError, decode_model
 from streams.settings import project_root
 
@@ -235,21 +236,28 @@ def validate_cap_xml(document: bytes, xsd_path: Path) -> list[str]:
     return [f"line {error.line}: {error.message}" for error in schema.error_log]
 
 
+PACKAGED_XSD: Final = Path(schemas.__file__).parent / "cap" / "CAP-v1.2.xsd"
+"""The unchanged OASIS schema gridwatch ships (Apache-2.0 redistribution)."""
+
+
 def _xsd_candidate() -> Path | None:
     configured = os.environ.get(XSD_ENV_VAR)
     if configured:
         return Path(configured)
     root = project_root()
-    if root is None:
-        return None
-    return root.parent / "shared" / "data" / "cap" / "CAP-v1.2.xsd"
+    if root is not None:
+        shared = root.parent / "shared" / "data" / "cap" / "CAP-v1.2.xsd"
+        if shared.is_file():
+            return shared
+    return PACKAGED_XSD
 
 
 def cap_xsd_path() -> Path | None:
     """Locate the OASIS CAP 1.2 schema file.
 
     The environment variable ``GRIDWATCH_CAP_XSD`` names it when set;
-    otherwise it is ``<checkout>/../shared/data/cap/CAP-v1.2.xsd``.
+    otherwise it is ``<checkout>/../shared/data/cap/CAP-v1.2.xsd`` when that
+    exists, else the copy shipped in ``schemas/cap/``.
 
     Returns:
         The schema path, or None when that file does not exist (or gridwatch

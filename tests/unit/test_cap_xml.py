@@ -412,3 +412,14 @@ def test_command_validate_rejects_invalid_documents(
     assert result.exit_code == 1
     assert "line 1: alert 'gridwatch:cp-007:crowd:1' is not valid CAP 1.2" in result.stderr
     assert result.stdout_bytes == b""
+
+
+def test_shipped_schema_is_the_shared_one() -> None:
+    from streams.cap_xml import PACKAGED_XSD
+    from streams.settings import project_root
+
+    assert PACKAGED_XSD.is_file()
+    root = project_root()
+    shared = None if root is None else root.parent / "shared" / "data" / "cap" / "CAP-v1.2.xsd"
+    if shared is not None and shared.is_file():
+        assert PACKAGED_XSD.read_bytes() == shared.read_bytes()
