@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from streams import kafka_local
-from streams.admin import broker_answers
-from streams.kafka_local import LocalKafka, LocalKafkaError
-from streams.settings import Settings, project_root
+from streams.broker import local as kafka_local
+from streams.broker.admin import broker_answers
+from streams.broker.local import LocalKafka, LocalKafkaError
+from streams.core.settings import Settings, project_root
 from tests.support import free_port_pair
 
 _BROKER_NOTE: list[str] = []

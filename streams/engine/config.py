@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 
 from schemas import Asset, RiskLevel
 
-DEFAULT_CONFIG: Final = Path(__file__).with_name("risk.toml")
+DEFAULT_CONFIG: Final = Path(__file__).parent.parent / "data" / "risk.toml"
 
 LEVELS: Final[tuple[RiskLevel, ...]] = ("watch", "warning", "critical")
 

@@ -12,8 +12,9 @@ from typing import Final
 
 from schemas import Acknowledgement, Alert, AnyEvent, HotlineCase, RiskState
 from streams.engine.config import EngineConfig
-from streams.engine.engine import RiskEngine, StateStore
+from streams.engine.flow import RiskEngine
 from streams.engine.registry import AssetRegistry
+from streams.engine.state import StateStore
 
 
 @dataclass(slots=True)

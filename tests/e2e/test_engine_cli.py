@@ -12,10 +12,10 @@ from pathlib import Path
 import orjson
 
 from schemas import Alert, Asset, decode_model
-from streams.admin import ensure_topics
-from streams.cap_xml import cap_xsd_path
-from streams.settings import project_root
-from streams.topics import Topics
+from streams.broker.admin import ensure_topics
+from streams.core.cap_xml import cap_xsd_path
+from streams.core.settings import project_root
+from streams.core.topics import Topics
 from tests.scenarios import ALL_ASSETS, water_main_burst
 from tests.support import GRIDWATCH, read_all
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil
 
-from streams.topics import Topics
+from streams.core.topics import Topics
 from tests.support import GRIDWATCH, free_port_pair
 
 PRODUCT_TOPICS = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import orjson
 
 from schemas import Alert, decode_model, encode
-from streams.topics import Topics
+from streams.core.topics import Topics
 from tests.engine_support import Run
 from tests.scenarios import Scenario
 from tests.support import Record, WorkerProcess, metric_sum, produce, read_all, wait_until

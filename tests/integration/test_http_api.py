@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from schemas import Asset, encode
-from streams.admin import ensure_topics
-from streams.settings import project_root
-from streams.topics import Topics
+from streams.broker.admin import ensure_topics
+from streams.core.settings import project_root
+from streams.core.topics import Topics
 from tests.scenarios import GAS_MAIN, minutes
 from tests.support import WorkerProcess, free_port, metric_sum, produce, wait_until
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from schemas import DeadLetter, decode_model
-from streams.topics import Topics
+from streams.core.topics import Topics
 from tests.badness import BadMessage, catalogue
 from tests.factories import (
     BASE_TIME,

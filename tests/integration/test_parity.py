@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from schemas import Alert, decode_model
+from streams.core.eventlog import read_log
+from streams.core.offline import process_log
+from streams.core.topics import Topics
 from streams.engine.config import load_config
-from streams.engine.registry import load_registry
-from streams.eventlog import read_log
-from streams.offline import process_log
-from streams.topics import Topics
+from streams.engine.registry_file import load_registry
 from tests.support import GRIDWATCH, WorkerProcess, metric_sum, wait_until
 
 REPLAY_SPEED = "120"  # see the README: per-asset order across input topics needs pacing

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from streams.admin import ensure_topics
-from streams.topics import Topics
+from streams.broker.admin import ensure_topics
+from streams.core.topics import Topics
 from tests.factories import (
     BASE_TIME,
     hotline_factory,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from schemas import Asset, encode
-from streams.admin import ensure_topics
-from streams.topics import Topics
+from streams.broker.admin import ensure_topics
+from streams.core.topics import Topics
 from tests.engine_support import run
 from tests.integration.live import LiveCity, assert_same_alerts
 from tests.scenarios import Scenario, water_main_burst

@@ -18,8 +18,8 @@ import orjson
 import pytest
 
 from schemas import Alert, Asset, DeadLetter, RiskState, decode_model, encode
-from streams.admin import ensure_topics
-from streams.topics import Topics
+from streams.broker.admin import ensure_topics
+from streams.core.topics import Topics
 from tests.engine_support import LEVEL_RANK, Run, run
 from tests.integration.live import LiveCity, assert_same_alerts, sorted_records
 from tests.scenarios import (

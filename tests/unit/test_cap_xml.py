@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from schemas import Alert, CapArea, CapInfo, CapParameter, Evidence, encode
-from streams.cap_xml import (
+from streams.core.cap_xml import (
     CAP_NAMESPACE,
     cap_datetime,
     cap_xml_command,
@@ -415,8 +415,8 @@ def test_command_validate_rejects_invalid_documents(
 
 
 def test_shipped_schema_is_the_shared_one() -> None:
-    from streams.cap_xml import PACKAGED_XSD
-    from streams.settings import project_root
+    from streams.core.cap_xml import PACKAGED_XSD
+    from streams.core.settings import project_root
 
     assert PACKAGED_XSD.is_file()
     root = project_root()

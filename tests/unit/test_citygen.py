@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from schemas import Asset
-from streams import citygen
-from streams.citygen import (
+from streams.lab import citygen
+from streams.lab.citygen import (
     CAPACITY_RANGES,
     DISTRICTS,
     ID_PREFIXES,
@@ -277,7 +277,7 @@ def test_read_rejects_what_is_not_a_feature_collection(tmp_path):
 
 def test_committed_sample_matches_the_generator():
     assert SAMPLE.read_bytes() == geojson_bytes(400, 1), (
-        "the sample drifted; regenerate it with python -m streams.citygen "
+        "the sample drifted; regenerate it with python -m streams.lab.citygen "
         "--assets 400 --seed 1 --out data/registry/shanghai-sample.geojson"
     )
 
@@ -321,7 +321,7 @@ def test_cli_writes_the_registry(tmp_path, capsys):
 
 def test_module_imports_no_stream_or_metrics_library():
     code = (
-        "import sys, streams.citygen\n"
+        "import sys, streams.lab.citygen\n"
         "bad = sorted(m for m in sys.modules"
         " if m.split('.')[0] in ('faust', 'mode', 'kafka', 'aiokafka', 'prometheus_client'))\n"
         "print(','.join(bad))\n"

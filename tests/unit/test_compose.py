@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.unit.test_k8s_manifests import ENV_PREFIX, load_yaml_docs, settings_env_names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas import DeadLetterReason, HotlineCase, InputLimits
-from streams.dedup import DuplicateFilter
-from streams.ingest import Duplicate, Forward, Ingest, Reject, Route
+from streams.core.dedup import DuplicateFilter
+from streams.core.ingest import Duplicate, Forward, Ingest, Reject, Route
 from tests.factories import hotline_factory, inspection_factory, sensor_factory, to_bytes
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)

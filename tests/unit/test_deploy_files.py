@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import re
 
-from streams.kafka_local import LocalKafka, broker_properties
-from streams.settings import Settings, project_root
+from streams.broker.local import LocalKafka, broker_properties
+from streams.core.settings import Settings, project_root
 
 ROOT = project_root()
 

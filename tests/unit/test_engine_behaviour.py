@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 
 from schemas import EVENT_ADAPTER, Acknowledgement, Alert, encode
-from streams.cap_xml import cap_xsd_path, render_cap_xml, validate_cap_xml
+from streams.core.cap_xml import cap_xsd_path, render_cap_xml, validate_cap_xml
 from streams.engine.config import load_config
-from streams.engine.engine import AssetState, MemoryStore
 from streams.engine.pipeline import RiskPipeline
+from streams.engine.state import AssetState, MemoryStore
 from tests.engine_support import registry_of, run
 from tests.scenarios import ALL_ASSETS, Scenario, gas_leak, minutes, water_main_burst
 

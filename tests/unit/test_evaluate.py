@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from schemas import Alert, CapInfo, CapParameter, encode
-from streams.cli import cli
-from streams.evaluate import (
+from streams.cli.main import cli
+from streams.lab.evaluate import (
     INCIDENT_TYPE_FAMILY,
     TruthIncident,
     evaluate,

@@ -1,7 +1,7 @@
 """The shipped Grafana dashboard and its provisioning.
 
 Every panel must query Prometheus, and every metric a panel names must be one
-the worker exports (``streams.metrics.metric_names()`` with the series suffixes
+the worker exports (``streams.runtime.metrics.metric_names()`` with the series suffixes
 Prometheus gives each metric type), so a renamed metric breaks this test and
 not the operations center's dashboard. The PromQL helpers here are shared with
 ``test_prometheus_config.py``.
@@ -21,7 +21,7 @@ import yaml
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
 
-from streams.metrics import Metrics, metric_names
+from streams.runtime.metrics import Metrics, metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -76,7 +76,7 @@ def exported_series() -> frozenset[str]:
     """Every series name a worker's ``/metrics`` can contain, plus Prometheus's ``up``.
 
     Names come from ``metric_names()``; the type of each (and so its suffixes)
-    from the declarations in ``streams.metrics`` and Faust's sensor metrics. A
+    from the declarations in ``streams.runtime.metrics`` and Faust's sensor metrics. A
     name whose type is unknown here may take any suffix.
     """
     registry = CollectorRegistry()

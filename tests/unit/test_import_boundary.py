@@ -4,7 +4,13 @@ import subprocess
 import sys
 
 FORBIDDEN = ("faust", "mode", "kafka", "aiokafka", "prometheus_client")
-PURE_MODULES = ("schemas", "schemas.codec", "schemas.export", "streams.ingest", "streams.dedup")
+PURE_MODULES = (
+    "schemas",
+    "schemas.codec",
+    "schemas.export",
+    "streams.core.ingest",
+    "streams.core.dedup",
+)
 
 
 def test_pure_core_imports_no_stream_or_metrics_library():

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -204,7 +204,7 @@ def test_environment_names_are_settings() -> None:
     assert env, "the worker gets no settings"
     for name in env:
         assert name.startswith(ENV_PREFIX), name
-        assert name in known, f"{name} is not a field of streams.settings.Settings"
+        assert name in known, f"{name} is not a field of streams.core.settings.Settings"
     assert set(configmap()["data"]) >= {
         "GRIDWATCH_BOOTSTRAP",
         "GRIDWATCH_TOPIC_PREFIX",

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 import pytest
 
-from streams.eventlog import read_log
-from streams.record import (
+from streams.broker.record import (
     NotJson,
     RecordBuffer,
     log_line,
@@ -20,7 +19,8 @@ from streams.record import (
     timestamp_text,
     write_log,
 )
-from streams.topics import Topics
+from streams.core.eventlog import read_log
+from streams.core.topics import Topics
 from tests.factories import sensor_factory, to_bytes
 
 

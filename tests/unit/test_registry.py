@@ -12,7 +12,8 @@ import pytest
 import shapely
 
 from schemas import Asset
-from streams.engine.registry import FITTING_ASSETS, AssetMatch, AssetRegistry, load_registry
+from streams.engine.registry import FITTING_ASSETS, AssetMatch, AssetRegistry
+from streams.engine.registry_file import load_registry
 
 # Shanghai, People's Square.
 LAT0 = 31.23

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.replay import MalformedLine, Routed, replay_log, route
-from streams.topics import Topics
+from streams.broker.replay import MalformedLine, Routed, replay_log, route
+from streams.core.topics import Topics
 from tests.factories import (
     BASE_TIME,
     hotline_factory,

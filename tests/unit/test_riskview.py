@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas import IncidentRef, RiskState, encode
-from streams.riskview import QueryError, RiskPicture, RiskQuery
+from streams.core.riskview import QueryError, RiskPicture, RiskQuery
 
 AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from streams.app import faust_broker_url
-from streams.settings import Settings
-from streams.topics import Topics
+from streams.core.settings import Settings
+from streams.core.topics import Topics
+from streams.runtime.app import faust_broker_url
 
 PRODUCT_TOPICS = {
     "gridwatch.sensor",

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from schemas import InputLimits, decode_event
-from streams.settings import project_root
-from streams.simulate import (
+from streams.core.settings import project_root
+from streams.lab.simulate import (
     DECOY_TYPES,
     INCIDENT_TYPES,
     default_start,

@@ -1,0 +1,1 @@
+"""Kafka tools: the local broker, administration, client settings, replay and record."""

@@ -1,0 +1,315 @@
+"""Dump a topic to an event log: ``gridwatch record``.
+
+Every partition of the topic is read with a group-less consumer from a start
+position (the beginning, an offset, or the first record at or after a time) up
+to the end offsets captured when recording starts, or up to the first record
+stamped after ``--to-time``. Each record value becomes one line; the lines are
+written sorted by (Kafka timestamp, partition, offset), which for gridwatch's
+input topics is event-time order, so the log can be fed to ``gridwatch replay``
+or ``gridwatch process`` as it is.
+
+Sorting needs every record in memory before the first line is written: about
+the size of the values plus ~150 bytes per record, so a few million records
+(a few GB at most) is the practical limit. Nothing is written if reading
+fails, so a failed recording never leaves a truncated log behind.
+
+The Kafka-free parts (:func:`resolve_topic`, :func:`log_line`,
+:class:`RecordBuffer`, :func:`write_log`) are pure and unit-tested.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Final, cast
+
+import orjson
+
+from streams.broker.replay import epoch_ms
+from streams.core.topics import Topics
+
+ROLES: Final = ("sensor", "hotline", "inspection", "alerts", "risk", "acks", "dlq", "assets")
+"""Role names ``--topic`` accepts besides full topic names."""
+
+STALL_TIMEOUT_S: Final = 60.0
+"""Give up when no partition makes progress for this long."""
+
+
+class RecordError(RuntimeError):
+    """Recording cannot go on (unknown topic, stalled broker)."""
+
+
+class NotJson(ValueError):  # noqa: N818 - reads as a verdict on the value
+    """A record value that is not JSON; it is skipped and counted."""
+
+
+def resolve_topic(name: str, topics: Topics) -> str:
+    """Return the topic ``name`` stands for: a role name with the prefix, else ``name`` itself.
+
+    Args:
+        name: A role (``sensor``, ``hotline``, ``inspection``, ``alerts``, ``risk``,
+            ``acks``, ``dlq``, ``assets``) or a full topic name.
+        topics: The configured topic names.
+
+    Returns:
+        The full topic name.
+    """
+    if name in ROLES:
+        full: str = getattr(topics, name)
+        return full
+    return name
+
+
+def log_line(value: bytes) -> bytes:
+    """Turn a record value into one log line (without the newline).
+
+    The value is kept byte for byte unless it spans several lines (pretty-printed
+    JSON), in which case it is re-serialized compactly with orjson.
+
+    Args:
+        value: The record value.
+
+    Returns:
+        The line.
+
+    Raises:
+        NotJson: The value is not (UTF-8) JSON.
+    """
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise NotJson(str(exc)) from None
+    if b"\n" in value or b"\r" in value:
+        return orjson.dumps(parsed)
+    return value.strip()
+
+
+def sort_key(entry: tuple[int, int, int, bytes]) -> tuple[int, int, int]:
+    """Order of lines in a recorded log: (Kafka timestamp, partition, offset)."""
+    return entry[0], entry[1], entry[2]
+
+
+@dataclass
+class RecordBuffer:
+    """Collects record values and hands them back as lines in timestamp order.
+
+    Attributes:
+        entries: (timestamp ms, partition, offset, line) of each kept record.
+        tombstones: Records without a value, skipped.
+        not_json: Records whose value is not JSON, skipped.
+    """
+
+    entries: list[tuple[int, int, int, bytes]] = field(default_factory=list)
+    tombstones: int = 0
+    not_json: int = 0
+
+    def add(self, timestamp_ms: int, partition: int, offset: int, value: bytes | None) -> None:
+        """Keep one record's value as a line, or count why it is skipped."""
+        if value is None:
+            self.tombstones += 1
+            return
+        try:
+            line = log_line(value)
+        except NotJson:
+            self.not_json += 1
+            return
+        self.entries.append((timestamp_ms, partition, offset, line))
+
+    @property
+    def skipped(self) -> int:
+        """Records not written, whatever the reason."""
+        return self.tombstones + self.not_json
+
+    def lines(self) -> Iterator[bytes]:
+        """The kept lines ordered by (timestamp, partition, offset)."""
+        self.entries.sort(key=sort_key)
+        return (entry[3] for entry in self.entries)
+
+
+def write_log(lines: Iterable[bytes], out: IO[bytes]) -> int:
+    """Write lines as JSON Lines; return how many."""
+    count = 0
+    for line in lines:
+        out.write(line)
+        out.write(b"\n")
+        count += 1
+    return count
+
+
+@contextmanager
+def open_log(path: Path | str) -> Iterator[IO[bytes]]:
+    """Open a log for writing: ``-`` is stdout, a ``.gz`` path is gzipped."""
+    if str(path) == "-":
+        stream = sys.stdout.buffer
+        yield stream
+        stream.flush()
+        return
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wb") as zipped:
+            yield cast(IO[bytes], zipped)
+    else:
+        with open(path, "wb") as plain:
+            yield plain
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    """What was read from one partition.
+
+    Attributes:
+        partition: Partition number.
+        start: First offset to read.
+        end: End offset captured at start (exclusive).
+        records: Records read.
+        stopped_at: Offset of the first record past ``--to-time``, if one stopped it.
+    """
+
+    partition: int
+    start: int
+    end: int
+    records: int
+    stopped_at: int | None = None
+
+
+@dataclass
+class RecordResult:
+    """What a recording read.
+
+    Attributes:
+        topic: The topic read.
+        buffer: The records kept and skipped.
+        partitions: One range per partition.
+    """
+
+    topic: str
+    buffer: RecordBuffer
+    partitions: list[PartitionRange]
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_offset: int | None = None,
+    from_time: datetime | None = None,
+    to_time: datetime | None = None,
+    progress: Any = None,
+) -> RecordResult:
+    """Read every partition of ``topic`` into a :class:`RecordBuffer`.
+
+    Args:
+        bootstrap: Kafka servers, comma separated.
+        topic: Full topic name.
+        from_offset: Start each partition at this offset (clamped to what the log holds).
+        from_time: Start each partition at its first record stamped at or after this.
+        to_time: Stop a partition at its first record stamped after this.
+        progress: Called with (records read so far, records expected at most).
+
+    Returns:
+        The records and the partition ranges.
+
+    Raises:
+        RecordError: The topic does not exist, or the broker stopped answering.
+        kafka.errors.KafkaError: The broker cannot be reached.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="gridwatch-record",
+        max_partition_fetch_bytes=4 << 20,
+    )
+    try:
+        numbers = consumer.partitions_for_topic(topic)
+        if not numbers:
+            raise RecordError(f"topic {topic} does not exist")
+        tps = [TopicPartition(topic, p) for p in sorted(numbers)]
+        beginnings = consumer.beginning_offsets(tps)
+        ends = consumer.end_offsets(tps)
+        starts = {tp: beginnings[tp] for tp in tps}
+        if from_offset is not None:
+            starts = {tp: min(max(from_offset, beginnings[tp]), ends[tp]) for tp in tps}
+        elif from_time is not None:
+            found = consumer.offsets_for_times({tp: max(0, epoch_ms(from_time)) for tp in tps})
+            starts = {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in tps}
+        to_ms = epoch_ms(to_time) if to_time is not None else None
+        counts = dict.fromkeys(tps, 0)
+        stopped: dict[Any, int] = {}
+        open_tps = {tp for tp in tps if starts[tp] < ends[tp]}
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, starts[tp])
+        idle = [tp for tp in tps if tp not in open_tps]
+        if idle:
+            consumer.pause(*idle)
+        expected = sum(ends[tp] - starts[tp] for tp in tps)
+        buffer = RecordBuffer()
+        read = 0
+        last_progress = time.monotonic()
+        while open_tps:
+            batches = consumer.poll(timeout_ms=500)
+            for tp, records in batches.items():
+                if tp not in open_tps:
+                    continue
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        open_tps.discard(tp)
+                        break
+                    if to_ms is not None and record.timestamp > to_ms:
+                        stopped[tp] = record.offset
+                        open_tps.discard(tp)
+                        break
+                    buffer.add(record.timestamp, tp.partition, record.offset, record.value)
+                    counts[tp] += 1
+                    read += 1
+            for tp in list(open_tps):
+                if consumer.position(tp) >= ends[tp]:
+                    open_tps.discard(tp)
+            done = [tp for tp in tps if tp not in open_tps and tp not in consumer.paused()]
+            if done:
+                consumer.pause(*done)
+            if batches:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
+                raise RecordError(
+                    f"no progress reading {topic} for {STALL_TIMEOUT_S:.0f}s "
+                    f"({read} of up to {expected} records read)"
+                )
+            if progress is not None:
+                progress(read, expected)
+        ranges = [
+            PartitionRange(tp.partition, starts[tp], ends[tp], counts[tp], stopped.get(tp))
+            for tp in tps
+        ]
+        return RecordResult(topic, buffer, ranges)
+    finally:
+        consumer.close()
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 time with a UTC offset (``Z`` allowed).
+
+    Raises:
+        ValueError: ``text`` is not such a time, or has no offset.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{text!r} has no UTC offset (add Z or +08:00)")
+    return moment
+
+
+def timestamp_text(timestamp_ms: int) -> str:
+    """An epoch-milliseconds Kafka timestamp as RFC 3339 UTC."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC).isoformat()

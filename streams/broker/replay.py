@@ -1,0 +1,291 @@
+"""Publish a recorded event log into the input topics: ``gridwatch replay``.
+
+Replay only routes: each line of the log goes, byte for byte, to the topic of
+its ``kind`` (``sensor``, ``hotline``, ``inspection`` or ``ack``), keyed as
+producers key it (``asset_id``, or ``service_request_id`` for hotline cases),
+with the Kafka timestamp set to its ``event_time``. Validation is the worker's
+job: a line that routes but is otherwise invalid is published and dead-lettered
+by the worker, exactly as it would be if a live producer had sent it. Only lines
+that cannot be routed at all (not a JSON object, unknown ``kind``, no key, no
+timezone-aware ``event_time``) are reported and skipped.
+
+The routing and pacing (:func:`route`, :func:`replay_log`) are pure and take the
+send function as an argument; :func:`kafka_sender` is the kafka-python side.
+
+Note:
+    Kafka timestamps are event times, and time-based retention (and
+    ``--from-time`` of ``gridwatch record``) uses them: a log older than the
+    topic's ``retention.ms`` (7 days on the local broker) is eligible for
+    deletion as soon as it is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+
+from streams.core.topics import Topics
+
+KEY_FIELDS: Final[dict[str, str]] = {
+    "sensor": "asset_id",
+    "hotline": "service_request_id",
+    "inspection": "asset_id",
+    "ack": "asset_id",
+}
+"""The key field of each routable ``kind``."""
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class MalformedLine(ValueError):  # noqa: N818 - the name the command line and tests use
+    """A log line that cannot be routed to a topic.
+
+    Attributes:
+        reason: Why, in a few words (shown as ``line N: <reason>``).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One log line, ready to be produced.
+
+    Attributes:
+        topic: Full name of the destination topic.
+        key: The message key (UTF-8 of ``asset_id`` or ``service_request_id``).
+        value: The original line, unchanged.
+        timestamp_ms: The Kafka timestamp: the event time in epoch milliseconds.
+        event_time: The parsed ``event_time``.
+    """
+
+    topic: str
+    key: bytes
+    value: bytes
+    timestamp_ms: int
+    event_time: datetime
+
+
+def _topic_for(kind: str, topics: Topics) -> str:
+    if kind == "sensor":
+        return topics.sensor
+    if kind == "hotline":
+        return topics.hotline
+    if kind == "inspection":
+        return topics.inspection
+    return topics.acks
+
+
+def route(line: bytes, topics: Topics, *, max_record_bytes: int | None = None) -> Routed:
+    """Decide the topic, key and timestamp of one log line.
+
+    Args:
+        line: One JSON Lines record (without its newline); it becomes the value unchanged.
+        topics: The topic names to route to.
+        max_record_bytes: If set, key plus value larger than this is malformed (the
+            producer or the broker would refuse it).
+
+    Returns:
+        Where and how to produce the line.
+
+    Raises:
+        MalformedLine: The line is not a JSON object with a known ``kind``, a non-empty
+            string key field and a timezone-aware RFC 3339 ``event_time``.
+    """
+    try:
+        data: Any = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedLine(f"not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MalformedLine(f"not a JSON object but {type(data).__name__}")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in KEY_FIELDS:
+        if kind is None:
+            raise MalformedLine("no kind")
+        raise MalformedLine(f"unknown kind {kind!r} (expected sensor, hotline, inspection, ack)")
+    key_field = KEY_FIELDS[kind]
+    key = data.get(key_field)
+    if not isinstance(key, str) or not key:
+        if key is None:
+            raise MalformedLine(f"{kind} without {key_field}")
+        raise MalformedLine(f"{key_field} is not a non-empty string")
+    raw_time = data.get("event_time")
+    if not isinstance(raw_time, str):
+        if raw_time is None:
+            raise MalformedLine("no event_time")
+        raise MalformedLine("event_time is not an RFC 3339 string")
+    try:
+        event_time = datetime.fromisoformat(raw_time)
+    except ValueError:
+        raise MalformedLine(f"event_time {raw_time!r} is not RFC 3339") from None
+    if event_time.tzinfo is None or event_time.utcoffset() is None:
+        raise MalformedLine(f"event_time {raw_time!r} has no UTC offset")
+    if event_time < _EPOCH:
+        raise MalformedLine(f"event_time {raw_time!r} is before 1970 (no Kafka timestamp)")
+    key_bytes = key.encode()
+    if max_record_bytes is not None and len(key_bytes) + len(line) > max_record_bytes:
+        raise MalformedLine(
+            f"{len(line)} bytes, larger than the {max_record_bytes} a Kafka record may hold"
+        )
+    return Routed(_topic_for(kind, topics), key_bytes, line, epoch_ms(event_time), event_time)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of a timezone-aware datetime, exactly (sub-milliseconds dropped)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+@dataclass
+class ReplaySummary:
+    """What one replay did.
+
+    Attributes:
+        lines: Non-blank lines read.
+        per_topic: Lines sent, per topic.
+        malformed: Lines skipped because they could not be routed.
+        first_event_time: Earliest event time sent (None if nothing was sent).
+        last_event_time: Latest event time sent (None if nothing was sent).
+        elapsed_s: Wall time of the replay loop in seconds (without the final flush).
+    """
+
+    lines: int = 0
+    per_topic: Counter[str] = field(default_factory=Counter)
+    malformed: int = 0
+    first_event_time: datetime | None = None
+    last_event_time: datetime | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def sent(self) -> int:
+        """Lines sent, all topics together."""
+        return sum(self.per_topic.values())
+
+    @property
+    def event_span_s(self) -> float:
+        """Seconds of event time between the earliest and the latest event sent."""
+        if self.first_event_time is None or self.last_event_time is None:
+            return 0.0
+        return (self.last_event_time - self.first_event_time).total_seconds()
+
+
+def replay_log(
+    lines: Iterable[tuple[int, bytes]],
+    send: Callable[[Routed], None],
+    *,
+    topics: Topics,
+    speed: float | None,
+    on_malformed: Callable[[int, str], None],
+    progress: Callable[[int], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    max_record_bytes: int | None = None,
+) -> ReplaySummary:
+    """Route every line and hand it to ``send``, paced in event time or at full speed.
+
+    With ``speed`` X, a line whose event time is T is sent once the wall time since
+    the first routed line reaches (T - T0) / X, T0 being the first line's event time:
+    the replay sleeps only when it is ahead of that schedule, and never for a line
+    whose event time is earlier than the latest one seen (late lines go at once).
+
+    Args:
+        lines: (line number, bytes) pairs, as :func:`streams.core.offline.read_log` yields.
+        send: Called with each routed line, in log order.
+        topics: The topic names to route to.
+        speed: Event-time seconds per wall-clock second (60 = an hour in a minute);
+            None for as fast as possible.
+        on_malformed: Called with (line number, reason) for each line skipped.
+        progress: Called with the count of lines handled so far after each line.
+        clock: Monotonic seconds (injected for tests).
+        sleep: Sleeps that many seconds (injected for tests).
+        max_record_bytes: Passed to :func:`route`.
+
+    Returns:
+        Counts, event-time span and wall time.
+
+    Raises:
+        ValueError: ``speed`` is not positive.
+    """
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed must be positive, not {speed}")
+    summary = ReplaySummary()
+    started = clock()
+    origin: tuple[float, datetime] | None = None  # (wall clock, event time) of the first line
+    for number, line in lines:
+        summary.lines += 1
+        try:
+            routed = route(line, topics, max_record_bytes=max_record_bytes)
+        except MalformedLine as exc:
+            summary.malformed += 1
+            on_malformed(number, exc.reason)
+        else:
+            event_time = routed.event_time
+            latest = summary.last_event_time
+            if speed is not None:
+                if origin is None:
+                    origin = (clock(), event_time)
+                elif latest is None or event_time >= latest:
+                    due = (event_time - origin[1]).total_seconds() / speed
+                    ahead = due - (clock() - origin[0])
+                    if ahead > 0:
+                        sleep(ahead)
+            send(routed)
+            summary.per_topic[routed.topic] += 1
+            if latest is None or event_time > latest:
+                summary.last_event_time = event_time
+            if summary.first_event_time is None or event_time < summary.first_event_time:
+                summary.first_event_time = event_time
+        if progress is not None:
+            progress(summary.lines)
+    summary.elapsed_s = clock() - started
+    return summary
+
+
+class DeliveryFailures:
+    """Errors the producer reported for records it could not deliver.
+
+    Attributes:
+        count: How many records failed.
+        first: The first error, if any.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: BaseException | None = None
+
+    def record(self, error: BaseException) -> None:
+        """Count one failed delivery (a producer future's errback)."""
+        self.count += 1
+        if self.first is None:
+            self.first = error
+
+
+def kafka_sender(producer: Any, failures: DeliveryFailures) -> Callable[[Routed], None]:
+    """A ``send`` for :func:`replay_log` that produces with a kafka-python producer.
+
+    Args:
+        producer: A ``kafka.KafkaProducer`` without serializers.
+        failures: Collects asynchronous delivery errors.
+
+    Returns:
+        The send function; it raises the first delivery error once one has been reported,
+        so a replay stops soon after the broker starts refusing records.
+    """
+
+    def send(routed: Routed) -> None:
+        if failures.first is not None:
+            raise failures.first
+        future = producer.send(
+            routed.topic, key=routed.key, value=routed.value, timestamp_ms=routed.timestamp_ms
+        )
+        future.add_errback(failures.record)
+
+    return send

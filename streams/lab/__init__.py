@@ -1,0 +1,1 @@
+"""Engineers' lab: the synthetic city, the simulator, evaluation, benchmarks and the demo."""

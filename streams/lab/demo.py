@@ -1,0 +1,267 @@
+"""``gridwatch demo``: the main job on an embedded default, with a live terminal view.
+
+Starts a local broker if none answers, creates this run's topics, loads the
+sample registry, starts a worker and the simulator (both as child processes)
+and shows events/s, the alerts as they come and the top-10 risk table. Ctrl-C
+(or ``--duration``) stops everything it started, and nothing else: the broker
+only if the demo started it; this run's topics are deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from streams.broker import local as kafka_local
+from streams.broker.admin import admin_client, broker_answers, ensure_topics
+from streams.broker.local import LocalKafka
+from streams.core.settings import Settings, project_root
+from streams.core.topics import Topics
+
+LEVEL_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
+SAMPLE_ASSETS = 400  # data/registry/shanghai-sample.geojson is citygen(400, seed 1)
+SAMPLE_SEED = 1
+
+
+@dataclass
+class DemoRun:
+    """What this demo started, so that it stops exactly that."""
+
+    settings: Settings
+    prefix: str
+    home: Path
+    broker: LocalKafka | None = None
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Any] = field(default_factory=list)
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start a child process with its output in ``<home>/<name>.log``."""
+        log = (self.home / f"{name}.log").open("ab")
+        self.logs.append(log)
+        child = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        self.children.append(child)
+        return child
+
+    def stop(self, console: Console) -> None:
+        """Stop the children, delete this run's topics, stop the broker if ours."""
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=10)
+        for log in self.logs:
+            log.close()
+        if broker_answers(self.settings.bootstrap):
+            # Best effort: the run is over anyway, a topic left behind is harmless.
+            with contextlib.suppress(Exception), admin_client(self.settings.bootstrap) as client:
+                names = [n for n in client.list_topics() if n.startswith(self.prefix)]
+                if names:
+                    client.delete_topics(names)
+        if self.broker is not None:
+            kafka_local.down(self.broker)
+            console.print("stopped the local broker this demo started")
+
+
+def _get_json(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+        return None
+
+
+def _metric(url: str, name: str) -> float:
+    """Sum of every sample of one metric on a Prometheus endpoint (0 when unreachable)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            text = response.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0.0
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+def _view(
+    settings: Settings,
+    prefix: str,
+    rate: float,
+    alerts: deque[dict[str, Any]],
+    risk: list[dict[str, Any]],
+    status: str,
+) -> Group:
+    web = f"http://{settings.web_host}:{settings.web_port}"
+    header = Text.assemble(
+        ("gridwatch demo", "bold"),
+        f"  topics {prefix}*  ",
+        (f"{rate:,.0f} events/s", "bold green"),
+        f"  {status}\n",
+        f"API {web}/risk  {web}/alerts/active  metrics {web}/metrics   Ctrl-C stops",
+    )
+    feed = Table(title="alerts (newest first)", expand=True)
+    for column in ("event time", "msgType", "level", "asset", "headline"):
+        feed.add_column(column, overflow="ellipsis", no_wrap=True)
+    for alert in alerts:
+        level = alert.get("level", "")
+        feed.add_row(
+            alert.get("event_time", "")[11:19],
+            alert.get("msgType", ""),
+            Text(level, style=LEVEL_STYLE.get(level, "")),
+            alert.get("asset_id", ""),
+            (alert.get("info") or [{}])[0].get("headline", ""),
+        )
+    top = Table(title="top-10 risk", expand=True)
+    for column in ("asset", "type", "score", "level", "certainty", "why"):
+        top.add_column(column, overflow="ellipsis", no_wrap=True)
+    for state in risk:
+        level = state.get("level") or ""
+        factors = state.get("factors") or [{}]
+        top.add_row(
+            state.get("asset_id", ""),
+            state.get("asset_type") or "?",
+            f"{state.get('risk_score', 0):.0f}",
+            Text(level, style=LEVEL_STYLE.get(level, "")),
+            state.get("certainty", ""),
+            factors[0].get("detail", ""),
+        )
+    return Group(Panel(header), feed, top)
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    duration: float | None,
+    rate: float,
+    incidents: int,
+    console: Console,
+) -> int:
+    """Run the demo until Ctrl-C or ``duration`` seconds; return an exit code."""
+    from kafka import KafkaConsumer
+
+    root = project_root()
+    if root is None:
+        console.print("[red]gridwatch demo runs from its source checkout[/]")
+        return 2
+    registry = root / "data" / "registry" / "shanghai-sample.geojson"
+    prefix = f"demo{int(time.time())}."
+    home = settings.home / "demo" / prefix.rstrip(".")
+    home.mkdir(parents=True, exist_ok=True)
+    run = DemoRun(settings, prefix, home)
+    executable = str(Path(sys.executable).parent / "gridwatch")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
+    env |= {
+        "GRIDWATCH_BOOTSTRAP": settings.bootstrap,
+        "GRIDWATCH_TOPIC_PREFIX": prefix,
+        "GRIDWATCH_APP_ID": f"{prefix}gridwatch",
+        "GRIDWATCH_HOME": str(home),
+        "GRIDWATCH_WEB_PORT": str(settings.web_port),
+        "GRIDWATCH_WEB_HOST": settings.web_host,
+    }
+    try:
+        if not broker_answers(settings.bootstrap):
+            local = LocalKafka(settings)
+            console.print(f"no broker at {settings.bootstrap}: starting a local one …")
+            kafka_local.up(local)
+            run.broker = local
+        topics = Topics(prefix)
+        ensure_topics(settings.bootstrap, topics.specs(settings.partitions), settings.partitions, 1)
+        loaded = subprocess.run(
+            [executable, "assets", "load", str(registry)], env=env, capture_output=True, check=False
+        )
+        if loaded.returncode != 0:
+            console.print(loaded.stderr.decode(errors="replace"))
+            return 1
+        worker = run.spawn("worker", [executable, "worker"], env)
+        web = f"http://{settings.web_host}:{settings.web_port}"
+        deadline = time.monotonic() + 90
+        while (_get_json(f"{web}/health") or {}).get("status") != "ready":
+            if worker.poll() is not None or time.monotonic() > deadline:
+                console.print(f"[red]the worker did not start; see {home / 'worker.log'}[/]")
+                return 1
+            time.sleep(0.5)
+        run.spawn(
+            "simulator",
+            [
+                executable, "simulate", "--assets", str(SAMPLE_ASSETS), "--seed",
+                str(SAMPLE_SEED), "--duration", "2h", "--incidents", str(incidents),
+                "--to-kafka", "--rate", str(rate),
+            ],
+            env,
+        )  # fmt: skip
+        consumer = KafkaConsumer(
+            topics.alerts,
+            bootstrap_servers=settings.bootstrap.split(","),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        alerts: deque[dict[str, Any]] = deque(maxlen=15)
+        seen = 0
+        started = time.monotonic()
+        last_events, last_time = 0.0, started
+        events_rate = 0.0
+        interactive = console.is_terminal
+        with Live(console=console, auto_refresh=False, transient=False) as live:
+            while duration is None or time.monotonic() - started < duration:
+                for batch in consumer.poll(timeout_ms=500).values():
+                    for record in batch:
+                        with contextlib.suppress(ValueError):
+                            alert = json.loads(record.value)
+                            alerts.appendleft(alert)
+                            seen += 1
+                            if not interactive:
+                                console.print(
+                                    f"ALERT {alert.get('msgType')} {alert.get('level')} "
+                                    f"{alert.get('asset_id')}: "
+                                    f"{(alert.get('info') or [{}])[0].get('headline', '')}",
+                                    highlight=False,
+                                )
+                now = time.monotonic()
+                if now - last_time >= 1.0:
+                    events = _metric(f"{web}/metrics", "gridwatch_engine_events_total")
+                    events_rate = (events - last_events) / (now - last_time)
+                    last_events, last_time = events, now
+                    top = (_get_json(f"{web}/risk?limit=10") or {}).get("assets", [])
+                    status = f"{seen} alert messages"
+                    if worker.poll() is not None:
+                        console.print(f"[red]the worker stopped; see {home / 'worker.log'}[/]")
+                        return 1
+                    if interactive:
+                        live.update(
+                            _view(settings, prefix, events_rate, alerts, top, status),
+                            refresh=True,
+                        )
+        consumer.close()
+        console.print(f"demo finished: {seen} alert messages")
+        return 0
+    except KeyboardInterrupt:
+        console.print("stopping …")
+        return 0
+    finally:
+        run.stop(console)

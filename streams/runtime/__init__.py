@@ -1,0 +1,1 @@
+"""The Faust worker: app wiring, agents, HTTP views and metrics around the pure core."""

@@ -1,0 +1,104 @@
+"""HTTP views on the worker's web port: health, metrics and the risk picture."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from schemas import RiskState
+from streams.core.riskview import QueryError, RiskPicture, RiskQuery
+from streams.runtime.metrics import LEVELS, Metrics
+
+
+def health_report(app: Any) -> tuple[bool, dict[str, Any]]:
+    """Return (ready, body) for ``GET /health``.
+
+    Ready means the consumer has partitions assigned and is not in the middle
+    of a rebalance or table recovery.
+    """
+    assigned = (
+        sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
+        if app.consumer is not None
+        else []
+    )
+    rebalancing = bool(app.rebalancing)
+    recovering = bool(app.tables.recovery.in_recovery) if app.tables is not None else False
+    ready = bool(assigned) and not rebalancing and not recovering
+    return ready, {
+        "status": "ready" if ready else "starting",
+        "assigned_partitions": len(assigned),
+        "rebalancing": rebalancing,
+        "recovering": recovering,
+    }
+
+
+def _state_json(state: RiskState) -> dict[str, Any]:
+    return dict(orjson.loads(orjson.dumps(state.model_dump(mode="python", exclude_none=True))))
+
+
+def register_views(app: Any, metrics: Metrics, picture: RiskPicture) -> None:
+    """Attach the HTTP API to the worker's web server.
+
+    Args:
+        app: The Faust app.
+        metrics: Where the gauges of the risk picture go.
+        picture: The risk picture this worker holds (fed from the risk topic).
+    """
+
+    def error(web: Any, status: int, message: str, **extra: Any) -> Any:
+        return web.json({"error": message, "status": status, **extra}, status=status)
+
+    async def health(web: Any, request: Any) -> Any:
+        ready, body = health_report(app)
+        return web.json(body, status=200 if ready else 503)
+
+    async def prometheus_metrics(web: Any, request: Any) -> Any:
+        assets, incidents = picture.level_counts()
+        for level in LEVELS:
+            metrics.active_incidents.labels(level).set(incidents.get(level, 0))
+            metrics.assets_by_level.labels(level).set(assets.get(level, 0))
+        metrics.assets_by_level.labels("none").set(assets.get("none", 0))
+        # aiohttp refuses a charset inside content_type=, so set the header whole.
+        return web.bytes(
+            generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def risk_top(web: Any, request: Any) -> Any:
+        try:
+            query = RiskQuery.parse(dict(request.query))
+        except QueryError as exc:
+            return error(web, 400, str(exc))
+        states = picture.top(query)
+        return web.json(
+            {
+                "count": len(states),
+                "filters": {
+                    "asset_type": query.asset_type,
+                    "min_level": query.min_level,
+                    "limit": query.limit,
+                },
+                "assets": [_state_json(s) for s in states],
+            }
+        )
+
+    async def risk_one(web: Any, request: Any, asset_id: str) -> Any:
+        state = picture.get(asset_id)
+        if state is None:
+            return error(
+                web, 404, "no risk state for this asset (unknown, or nothing seen yet)",
+                asset_id=asset_id,
+            )  # fmt: skip
+        return web.json(_state_json(state))
+
+    async def alerts_active(web: Any, request: Any) -> Any:
+        rows = picture.active_incidents()
+        return web.json({"count": len(rows), "incidents": rows})
+
+    # Faust's decorators are untyped; registering by call keeps the handlers typed.
+    app.page("/health")(health)
+    app.page("/metrics")(prometheus_metrics)
+    app.page("/risk")(risk_top)
+    app.page("/risk/{asset_id}")(risk_one)
+    app.page("/alerts/active")(alerts_active)

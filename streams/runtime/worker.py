@@ -1,0 +1,47 @@
+"""Running the Faust worker from settings."""
+
+from __future__ import annotations
+
+import logging
+
+from faust.worker import Worker
+from rich.console import Console
+
+from streams.broker.admin import ensure_topics, wait_for_broker
+from streams.core.settings import Settings
+from streams.core.topics import Topics
+from streams.runtime.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, console: Console | None = None) -> None:
+    """Create missing topics (unless disabled) and run a worker until stopped.
+
+    Blocks; SIGINT/SIGTERM stop the worker cleanly (Faust's own handling).
+    """
+    out = console if console is not None else Console(stderr=True)
+    wait_for_broker(settings.bootstrap, timeout_s=30.0)
+    if settings.create_topics:
+        outcomes = ensure_topics(
+            settings.bootstrap,
+            Topics(settings.topic_prefix).specs(settings.partitions),
+            settings.partitions,
+            settings.replication_factor,
+        )
+        created = [o.name for o in outcomes if o.created]
+        if created:
+            out.print(f"created topics: {', '.join(created)}")
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    gridwatch = create_app(settings)
+    worker = Worker(
+        gridwatch.app,
+        loglevel=settings.log_level,
+        workdir=str(settings.worker_data_dir),
+        redirect_stdouts=False,
+    )
+    out.print(
+        f"gridwatch worker {settings.app_id} on {settings.bootstrap}, "
+        f"topics {settings.topic_prefix}*, http://{settings.web_host}:{settings.web_port}/"
+    )
+    worker.execute_from_commandline()
