@@ -19,19 +19,17 @@ The Kafka-free parts (:func:`resolve_topic`, :func:`log_line`,
 
 from __future__ import annotations
 
-import gzip
-import sys
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any, Final, cast
+from datetime import datetime
+from typing import Any, Final
 
 import orjson
 
-from streams.broker.replay import epoch_ms
+from streams.broker.clients import open_consumer
+from streams.core.settings import Settings
+from streams.core.timefmt import epoch_ms
 from streams.core.topics import Topics
 
 ROLES: Final = ("sensor", "hotline", "inspection", "alerts", "risk", "acks", "dlq", "assets")
@@ -132,32 +130,6 @@ class RecordBuffer:
         return (entry[3] for entry in self.entries)
 
 
-def write_log(lines: Iterable[bytes], out: IO[bytes]) -> int:
-    """Write lines as JSON Lines; return how many."""
-    count = 0
-    for line in lines:
-        out.write(line)
-        out.write(b"\n")
-        count += 1
-    return count
-
-
-@contextmanager
-def open_log(path: Path | str) -> Iterator[IO[bytes]]:
-    """Open a log for writing: ``-`` is stdout, a ``.gz`` path is gzipped."""
-    if str(path) == "-":
-        stream = sys.stdout.buffer
-        yield stream
-        stream.flush()
-        return
-    if str(path).endswith(".gz"):
-        with gzip.open(path, "wb") as zipped:
-            yield cast(IO[bytes], zipped)
-    else:
-        with open(path, "wb") as plain:
-            yield plain
-
-
 @dataclass(frozen=True, slots=True)
 class PartitionRange:
     """What was read from one partition.
@@ -193,7 +165,7 @@ class RecordResult:
 
 
 def read_topic(
-    bootstrap: str,
+    settings: Settings,
     topic: str,
     *,
     from_offset: int | None = None,
@@ -204,7 +176,7 @@ def read_topic(
     """Read every partition of ``topic`` into a :class:`RecordBuffer`.
 
     Args:
-        bootstrap: Kafka servers, comma separated.
+        settings: Where the broker is.
         topic: Full topic name.
         from_offset: Start each partition at this offset (clamped to what the log holds).
         from_time: Start each partition at its first record stamped at or after this.
@@ -216,16 +188,15 @@ def read_topic(
 
     Raises:
         RecordError: The topic does not exist, or the broker stopped answering.
-        kafka.errors.KafkaError: The broker cannot be reached.
+        BrokerUnavailableError: The broker cannot be reached.
+        kafka.errors.KafkaError: The broker failed while reading.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+    consumer = open_consumer(
+        settings,
         client_id="gridwatch-record",
+        auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 << 20,
     )
     try:
@@ -293,23 +264,3 @@ def read_topic(
         return RecordResult(topic, buffer, ranges)
     finally:
         consumer.close()
-
-
-def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 time with a UTC offset (``Z`` allowed).
-
-    Raises:
-        ValueError: ``text`` is not such a time, or has no offset.
-    """
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an RFC 3339 time") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{text!r} has no UTC offset (add Z or +08:00)")
-    return moment
-
-
-def timestamp_text(timestamp_ms: int) -> str:
-    """An epoch-milliseconds Kafka timestamp as RFC 3339 UTC."""
-    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC).isoformat()

@@ -10,7 +10,8 @@ that cannot be routed at all (not a JSON object, unknown ``kind``, no key, no
 timezone-aware ``event_time``) are reported and skipped.
 
 The routing and pacing (:func:`route`, :func:`replay_log`) are pure and take the
-send function as an argument; :func:`kafka_sender` is the kafka-python side.
+send function as an argument; :func:`kafka_sender`, :func:`publish_log` and
+:class:`EventPublisher` are the kafka-python side.
 
 Note:
     Kafka timestamps are event times, and time-based retention (and
@@ -25,11 +26,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
+from kafka.errors import KafkaError
 
+from streams.broker.admin import BrokerUnavailableError, admin_client
+from streams.broker.clients import MAX_REQUEST_BYTES, open_producer, require_broker
+from streams.core.settings import Settings
+from streams.core.timefmt import EPOCH, epoch_ms, parse_rfc3339
 from streams.core.topics import Topics
 
 KEY_FIELDS: Final[dict[str, str]] = {
@@ -39,8 +45,6 @@ KEY_FIELDS: Final[dict[str, str]] = {
     "ack": "asset_id",
 }
 """The key field of each routable ``kind``."""
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MalformedLine(ValueError):  # noqa: N818 - the name the command line and tests use
@@ -123,12 +127,10 @@ def route(line: bytes, topics: Topics, *, max_record_bytes: int | None = None) -
             raise MalformedLine("no event_time")
         raise MalformedLine("event_time is not an RFC 3339 string")
     try:
-        event_time = datetime.fromisoformat(raw_time)
-    except ValueError:
-        raise MalformedLine(f"event_time {raw_time!r} is not RFC 3339") from None
-    if event_time.tzinfo is None or event_time.utcoffset() is None:
-        raise MalformedLine(f"event_time {raw_time!r} has no UTC offset")
-    if event_time < _EPOCH:
+        event_time = parse_rfc3339(raw_time)
+    except ValueError as exc:
+        raise MalformedLine(f"event_time {exc}") from None
+    if event_time < EPOCH:
         raise MalformedLine(f"event_time {raw_time!r} is before 1970 (no Kafka timestamp)")
     key_bytes = key.encode()
     if max_record_bytes is not None and len(key_bytes) + len(line) > max_record_bytes:
@@ -136,12 +138,6 @@ def route(line: bytes, topics: Topics, *, max_record_bytes: int | None = None) -
             f"{len(line)} bytes, larger than the {max_record_bytes} a Kafka record may hold"
         )
     return Routed(_topic_for(kind, topics), key_bytes, line, epoch_ms(event_time), event_time)
-
-
-def epoch_ms(moment: datetime) -> int:
-    """Epoch milliseconds of a timezone-aware datetime, exactly (sub-milliseconds dropped)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 @dataclass
@@ -289,3 +285,114 @@ def kafka_sender(producer: Any, failures: DeliveryFailures) -> Callable[[Routed]
         future.add_errback(failures.record)
 
     return send
+
+
+class ReplayError(RuntimeError):
+    """Publishing could not go on (missing topics, refused records); the message says why."""
+
+
+def _missing_topics(settings: Settings, wanted: Iterable[str]) -> list[str]:
+    try:
+        with admin_client(settings.bootstrap) as client:
+            existing = set(client.list_topics())
+    except KafkaError as exc:
+        raise BrokerUnavailableError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
+    return [topic for topic in wanted if topic not in existing]
+
+
+def publish_log(
+    settings: Settings,
+    lines: Iterable[tuple[int, bytes]],
+    *,
+    speed: float | None,
+    on_malformed: Callable[[int, str], None],
+    progress: Callable[[int], None] | None = None,
+    on_flush: Callable[[], None] | None = None,
+) -> ReplaySummary:
+    """Replay a log into the input topics of ``settings`` and wait until the broker has it all.
+
+    Args:
+        settings: Broker and topic prefix.
+        lines: (line number, bytes) of the log.
+        speed: See :func:`replay_log`.
+        on_malformed: Called with (line number, reason) for each line skipped.
+        progress: Called with the count of lines handled so far.
+        on_flush: Called once every line is handed to the producer, before the final flush.
+
+    Raises:
+        BrokerUnavailableError: No broker answers.
+        ReplayError: Input topics are missing, or the broker refused records.
+    """
+    topics = Topics(settings.topic_prefix)
+    require_broker(settings)
+    wanted = (topics.sensor, topics.hotline, topics.inspection, topics.acks)
+    missing = _missing_topics(settings, wanted)
+    if missing:
+        raise ReplayError(
+            f"missing topics {', '.join(missing)}; create them with `gridwatch topics create`"
+        )
+    producer = open_producer(settings, client_id="gridwatch-replay")
+    failures = DeliveryFailures()
+    try:
+        summary = replay_log(
+            lines,
+            kafka_sender(producer, failures),
+            topics=topics,
+            speed=speed,
+            on_malformed=on_malformed,
+            progress=progress,
+            max_record_bytes=MAX_REQUEST_BYTES - 1024,
+        )
+        if on_flush is not None:
+            on_flush()
+        producer.flush()
+    except KafkaError as exc:
+        raise ReplayError(f"publishing to {settings.bootstrap} failed: {exc}") from exc
+    finally:
+        producer.close(timeout=10)
+    if failures.count:
+        raise ReplayError(f"{failures.count} records were not delivered: {failures.first}")
+    return summary
+
+
+class EventPublisher:
+    """Routes generated event lines into the input topics, optionally at a fixed rate.
+
+    The simulator's ``--to-kafka`` sink: each line is routed like a replayed one
+    (:func:`route`) and sent; with ``rate`` the sender sleeps to keep that many
+    events per second. Use it as a context manager: leaving flushes and closes.
+
+    Raises:
+        BrokerUnavailableError: The broker cannot be reached.
+    """
+
+    def __init__(self, settings: Settings, *, rate: float | None = None) -> None:
+        self._topics = Topics(settings.topic_prefix)
+        self._producer = open_producer(settings, client_id="gridwatch-simulate")
+        self._failures = DeliveryFailures()
+        self._send = kafka_sender(self._producer, self._failures)
+        self._rate = rate
+        self._started = time.monotonic()
+        self.sent = 0
+
+    def emit(self, line: bytes) -> None:
+        """Send one event line (raises :class:`MalformedLine` when it cannot be routed)."""
+        self._send(route(line, self._topics))
+        self.sent += 1
+        if self._rate:
+            ahead = self.sent / self._rate - (time.monotonic() - self._started)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def __enter__(self) -> EventPublisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._producer.flush(timeout=120)
+        finally:
+            self._producer.close(timeout=10)
+        if self._failures.count and exc_info[0] is None:
+            raise ReplayError(
+                f"{self._failures.count} records were not delivered: {self._failures.first}"
+            )

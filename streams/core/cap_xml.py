@@ -2,8 +2,8 @@
 
 gridwatch publishes alerts as CAP 1.2 *shaped* JSON (:class:`schemas.Alert`).
 Partners that consume OASIS CAP want the XML form; this module renders it,
-validates it against the OASIS schema, and offers the ``cap-xml`` command
-that turns JSON alerts on stdin into CAP XML documents.
+validates it against the OASIS schema, and splits input into alert records
+for the ``cap-xml`` command (:mod:`streams.cli.process`).
 
 The rendering is faithful to the schema's element order and dateTime pattern
 (``YYYY-MM-DDThh:mm:ss+hh:mm``: no fractional seconds, never ``Z``).
@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
-import click
 import orjson
 from lxml import etree
-from rich.console import Console
 
 import schemas
-from schemas import Alert, CapArea, CapInfo, DecodeError, decode_model
+from schemas import Alert, CapArea, CapInfo
 from streams.core.settings import project_root
 
 CAP_NAMESPACE: Final = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -203,7 +200,8 @@ def _load_schema(path: str, mtime_ns: int, size: int) -> Any:
     return etree.XMLSchema(etree.parse(path, _safe_parser()))
 
 
-def _schema(xsd_path: Path) -> Any:
+def load_cap_schema(xsd_path: Path) -> Any:
+    """The parsed XML Schema at ``xsd_path``, cached until the file changes."""
     stat = xsd_path.stat()
     return _load_schema(str(xsd_path.resolve()), stat.st_mtime_ns, stat.st_size)
 
@@ -226,7 +224,7 @@ def validate_cap_xml(document: bytes, xsd_path: Path) -> list[str]:
             XML Schema.
         lxml.etree.XMLSyntaxError: When the schema file is not well-formed XML.
     """
-    schema = _schema(xsd_path)
+    schema = load_cap_schema(xsd_path)
     try:
         tree = etree.fromstring(document, _safe_parser())
     except etree.XMLSyntaxError as exc:
@@ -240,7 +238,8 @@ PACKAGED_XSD: Final = Path(schemas.__file__).parent / "cap" / "CAP-v1.2.xsd"
 """The unchanged OASIS schema gridwatch ships (Apache-2.0 redistribution)."""
 
 
-def _xsd_candidate() -> Path | None:
+def cap_xsd_candidate() -> Path | None:
+    """Where the CAP schema is looked for (it may not exist there)."""
     configured = os.environ.get(XSD_ENV_VAR)
     if configured:
         return Path(configured)
@@ -263,13 +262,13 @@ def cap_xsd_path() -> Path | None:
         The schema path, or None when that file does not exist (or gridwatch
         runs from an installed package and the variable is unset).
     """
-    candidate = _xsd_candidate()
+    candidate = cap_xsd_candidate()
     if candidate is None or not candidate.is_file():
         return None
     return candidate
 
 
-def _records(data: bytes) -> Iterator[tuple[int, bytes]]:
+def alert_records(data: bytes) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, JSON bytes): one object, or one per JSON Lines line."""
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM) :]
@@ -290,7 +289,8 @@ def _records(data: bytes) -> Iterator[tuple[int, bytes]]:
             yield number, line.strip()
 
 
-def _file_name(identifier: str, taken: set[str]) -> str:
+def xml_file_name(identifier: str, taken: set[str]) -> str:
+    """A file name for an alert's document, unique (case-insensitively) within ``taken``."""
     stem = _UNSAFE_FILENAME.sub("_", identifier)
     if stem.startswith("."):
         stem = "_" + stem[1:]
@@ -304,82 +304,3 @@ def _file_name(identifier: str, taken: set[str]) -> str:
         name = f"{stem}-{counter}.xml"
     taken.add(name.lower())
     return name
-
-
-@click.command("cap-xml")
-@click.option(
-    "--out-dir",
-    type=click.Path(file_okay=False, dir_okay=True, writable=True, path_type=Path),
-    default=None,
-    help="Write one <identifier>.xml per alert into DIR (created if missing) and print the paths.",
-)
-@click.option(
-    "--validate/--no-validate",
-    default=False,
-    show_default=True,
-    help=f"Validate each document against the OASIS CAP 1.2 schema (env {XSD_ENV_VAR}).",
-)
-def cap_xml_command(out_dir: Path | None, validate: bool) -> None:
-    """Render alerts (JSON or JSON Lines on stdin) as CAP 1.2 XML documents.
-
-    Without --out-dir the documents are written to stdout, one after the
-    other. Lines that are not valid alerts are reported on stderr with their
-    line number and the command exits 1 after rendering the rest; with
-    --validate, invalid documents are reported (and not written) and the
-    command exits 1. Exit 2: --validate was given but the schema is missing.
-    """
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    xsd: Path | None = None
-    if validate:
-        xsd = cap_xsd_path()
-        if xsd is None:
-            where = _xsd_candidate()
-            looked = f" (looked for {where})" if where is not None else ""
-            err.print(
-                f"error: the CAP 1.2 schema was not found{looked}; "
-                f"set {XSD_ENV_VAR} to the path of CAP-v1.2.xsd",
-                markup=False,
-            )
-            sys.exit(2)
-        try:
-            _schema(xsd)  # load (and cache) the schema once, up front
-        except (OSError, etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
-            err.print(f"error: cannot use the CAP schema {xsd}: {exc}", markup=False)
-            sys.exit(2)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-
-    failed = False
-    taken: set[str] = set()
-    for number, raw in _records(click.get_binary_stream("stdin").read()):
-        try:
-            alert = decode_model(raw, Alert)
-        except DecodeError as exc:
-            err.print(f"line {number}: {exc.reason.value}: {exc.detail}", markup=False)
-            failed = True
-            continue
-        document = render_cap_xml(alert)
-        if xsd is not None:
-            errors = validate_cap_xml(document, xsd)
-            if errors:
-                failed = True
-                err.print(
-                    f"line {number}: alert {alert.identifier!r} is not valid CAP 1.2:",
-                    markup=False,
-                )
-                for error in errors:
-                    err.print(f"  {error}", markup=False)
-                continue
-        if out_dir is None:
-            sys.stdout.buffer.write(document)
-            sys.stdout.buffer.flush()
-        else:
-            path = out_dir / _file_name(alert.identifier, taken)
-            try:
-                path.write_bytes(document)
-            except OSError as exc:
-                err.print(f"error: cannot write {path}: {exc}", markup=False)
-                sys.exit(1)
-            click.echo(str(path))
-    if failed:
-        sys.exit(1)

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from lxml import etree
 
 from schemas import Alert, CapArea, CapInfo, CapParameter, Evidence, encode
+from streams.cli.process import cap_xml_command
 from streams.core.cap_xml import (
     CAP_NAMESPACE,
     cap_datetime,
-    cap_xml_command,
     cap_xsd_path,
     render_cap_xml,
     validate_cap_xml,

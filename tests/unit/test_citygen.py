@@ -20,19 +20,15 @@ from schemas import Asset
 from streams.lab import citygen
 from streams.lab.citygen import (
     CAPACITY_RANGES,
-    DISTRICTS,
     ID_PREFIXES,
-    LAT_RANGE,
-    LON_RANGE,
     SUBTYPE_SHARES,
     SUBTYPES,
     TYPE_SHARES,
-    district_at,
     generate_registry,
     main,
-    read_geojson,
-    write_geojson,
 )
+from streams.lab.cityshape import DISTRICTS, LAT_RANGE, LON_RANGE, district_at
+from streams.lab.geojson import read_geojson, write_geojson
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "registry" / "shanghai-sample.geojson"
 

@@ -13,13 +13,10 @@ from streams.broker.record import (
     NotJson,
     RecordBuffer,
     log_line,
-    open_log,
-    parse_rfc3339,
     resolve_topic,
-    timestamp_text,
-    write_log,
 )
-from streams.core.eventlog import read_log
+from streams.core.eventlog import open_log, read_log, write_log
+from streams.core.timefmt import parse_rfc3339, timestamp_text
 from streams.core.topics import Topics
 from tests.factories import sensor_factory, to_bytes
 

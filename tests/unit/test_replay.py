@@ -93,7 +93,7 @@ def test_route_keeps_the_line_byte_for_byte(topics):
         (to_bytes(sensor_factory(asset_id=17)), "asset_id is not a non-empty string"),
         (to_bytes(without(sensor_factory(), "event_time")), "no event_time"),
         (to_bytes(sensor_factory(event_time="2026-11-27T08:00:00")), "has no UTC offset"),
-        (to_bytes(sensor_factory(event_time="yesterday at noon")), "is not RFC 3339"),
+        (to_bytes(sensor_factory(event_time="yesterday at noon")), "is not an RFC 3339 time"),
         (to_bytes(sensor_factory(event_time=1764230400)), "not an RFC 3339 string"),
         (to_bytes(sensor_factory(event_time="1969-12-31T23:59:59+00:00")), "before 1970"),
     ],

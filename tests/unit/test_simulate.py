@@ -11,13 +11,8 @@ import pytest
 
 from schemas import InputLimits, decode_event
 from streams.core.settings import project_root
-from streams.lab.simulate import (
-    DECOY_TYPES,
-    INCIDENT_TYPES,
-    default_start,
-    parse_duration,
-    run_simulation,
-)
+from streams.lab.simplan import DECOY_TYPES, INCIDENT_TYPES
+from streams.lab.simulate import default_start, parse_duration, run_simulation
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 SAMPLE = (project_root() or Path.cwd()) / "data" / "sample"
