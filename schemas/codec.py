@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -23,6 +24,7 @@ from schemas._events import EVENT_ADAPTER, HotlineCase, InspectionFinding, Senso
 
 AnyEvent = SensorReading | HotlineCase | InspectionFinding
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ValueT = TypeVar("ValueT")
 
 _KINDS: Final = ("sensor", "hotline", "inspection")
 
@@ -199,12 +201,17 @@ def decode_event(raw: bytes | None, *, limits: InputLimits, now: datetime) -> An
             DeadLetterReason.UNKNOWN_KIND,
             f"kind {str(kind)[:64]!r} is not one of {', '.join(_KINDS)}",
         )
-    try:
-        event = EVENT_ADAPTER.validate_python(obj)
-    except ValidationError as exc:
-        raise _validation_failure(exc) from None
+    event: AnyEvent = _validated(EVENT_ADAPTER.validate_python, obj)
     _not_in_future(event.event_time, limits, now)
     return event
+
+
+def _validated(validate: Callable[[Any], ValueT], obj: Any) -> ValueT:
+    """``validate(obj)``, with a validation error turned into the matching DecodeError."""
+    try:
+        return validate(obj)
+    except ValidationError as exc:
+        raise _validation_failure(exc) from None
 
 
 def _not_in_future(event_time: datetime, limits: InputLimits, now: datetime) -> None:
@@ -222,11 +229,7 @@ def decode_model(raw: bytes | None, model: type[ModelT], *, max_bytes: int = 1 <
     Raises:
         DecodeError: When the bytes do not hold a valid ``model``.
     """
-    obj = loads_object(raw, max_bytes=max_bytes)
-    try:
-        return model.model_validate(obj)
-    except ValidationError as exc:
-        raise _validation_failure(exc) from None
+    return _validated(model.model_validate, loads_object(raw, max_bytes=max_bytes))
 
 
 def encode(model: BaseModel) -> bytes:
@@ -240,11 +243,10 @@ def decode_internal(raw: bytes | None) -> AnyEvent | Acknowledgement:
     Raises:
         DecodeError: When the bytes are not a valid event or acknowledgement.
     """
-    obj = loads_object(raw, max_bytes=1 << 20)
-    try:
-        return INTERNAL_ADAPTER.validate_python(obj)
-    except ValidationError as exc:
-        raise _validation_failure(exc) from None
+    item: AnyEvent | Acknowledgement = _validated(
+        INTERNAL_ADAPTER.validate_python, loads_object(raw, max_bytes=1 << 20)
+    )
+    return item
 
 
 def decode_ack(raw: bytes | None, *, limits: InputLimits, now: datetime) -> Acknowledgement:
@@ -255,9 +257,6 @@ def decode_ack(raw: bytes | None, *, limits: InputLimits, now: datetime) -> Ackn
     """
     obj = loads_object(raw, max_bytes=limits.max_message_bytes)
     obj.setdefault("kind", "ack")
-    try:
-        ack = Acknowledgement.model_validate(obj)
-    except ValidationError as exc:
-        raise _validation_failure(exc) from None
+    ack = _validated(Acknowledgement.model_validate, obj)
     _not_in_future(ack.event_time, limits, now)
     return ack

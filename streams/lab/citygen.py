@@ -123,33 +123,37 @@ def _district_names(coords: Sequence[float]) -> tuple[str, PlaceNames]:
     return district, NAMES[district]
 
 
-def _water_main(rng: random.Random) -> _Drawn:
+def _street_corridor(rng: random.Random, label: Callable[[PlaceNames], str]) -> _Drawn:
+    """A pipe or cable along streets, named by ``label`` from its district's names."""
     line = place_line(rng, 300, 5_000, 8, street_grid)
     district, names = _district_names(line[0])
-    name = f"{rng.choice(names.roads)} water main DN{rng.choice(_WATER_DN)}"
-    return _Drawn("LineString", line, name, district)
+    return _Drawn("LineString", line, label(names), district)
+
+
+def _water_main(rng: random.Random) -> _Drawn:
+    return _street_corridor(
+        rng, lambda names: f"{rng.choice(names.roads)} water main DN{rng.choice(_WATER_DN)}"
+    )
 
 
 def _gas_main(rng: random.Random) -> _Drawn:
-    line = place_line(rng, 300, 5_000, 8, street_grid)
-    district, names = _district_names(line[0])
-    road, pressure = rng.choice(names.roads), rng.choice(_GAS_PRESSURES)
-    name = f"{road} {pressure} gas main DN{rng.choice(_GAS_DN)}"
-    return _Drawn("LineString", line, name, district)
+    def label(names: PlaceNames) -> str:
+        road, pressure = rng.choice(names.roads), rng.choice(_GAS_PRESSURES)
+        return f"{road} {pressure} gas main DN{rng.choice(_GAS_DN)}"
+
+    return _street_corridor(rng, label)
 
 
 def _power_cable(rng: random.Random) -> _Drawn:
-    line = place_line(rng, 300, 5_000, 8, street_grid)
-    district, names = _district_names(line[0])
-    name = f"{rng.choice(names.roads)} {rng.choice(_CABLE_KV)} kV cable"
-    return _Drawn("LineString", line, name, district)
+    return _street_corridor(
+        rng, lambda names: f"{rng.choice(names.roads)} {rng.choice(_CABLE_KV)} kV cable"
+    )
 
 
 def _heat_pipe(rng: random.Random) -> _Drawn:
-    line = place_line(rng, 300, 5_000, 8, street_grid)
-    district, names = _district_names(line[0])
-    name = f"{rng.choice(names.roads)} heat pipe DN{rng.choice(_HEAT_DN)}"
-    return _Drawn("LineString", line, name, district)
+    return _street_corridor(
+        rng, lambda names: f"{rng.choice(names.roads)} heat pipe DN{rng.choice(_HEAT_DN)}"
+    )
 
 
 def _bridge(rng: random.Random) -> _Drawn:

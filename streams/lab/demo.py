@@ -32,6 +32,7 @@ from rich.text import Text
 
 from streams.broker import local as kafka_local
 from streams.broker.admin import admin_client, broker_answers, ensure_topics
+from streams.broker.clients import open_consumer
 from streams.broker.local import LocalKafka
 from streams.core.settings import Settings, project_root
 from streams.core.topics import Topics
@@ -163,8 +164,6 @@ def run_demo(
     console: Console,
 ) -> int:
     """Run the demo until Ctrl-C or ``duration`` seconds; return an exit code."""
-    from kafka import KafkaConsumer
-
     root = project_root()
     if root is None:
         console.print("[red]gridwatch demo runs from its source checkout[/]")
@@ -215,11 +214,8 @@ def run_demo(
             ],
             env,
         )  # fmt: skip
-        consumer = KafkaConsumer(
-            topics.alerts,
-            bootstrap_servers=settings.bootstrap.split(","),
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
+        consumer = open_consumer(
+            settings, topics.alerts, client_id="gridwatch-demo", auto_offset_reset="earliest"
         )
         alerts: deque[dict[str, Any]] = deque(maxlen=15)
         seen = 0

@@ -38,11 +38,11 @@ Rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
 from rich import box
@@ -51,6 +51,8 @@ from rich.table import Table
 
 from schemas import Alert, DecodeError, RiskLevel, decode_model
 from streams.core.eventlog import read_log
+
+ItemT = TypeVar("ItemT")
 
 INCIDENT_TYPE_FAMILY: Final[dict[str, str]] = {
     "water_main_burst": "water",
@@ -145,18 +147,7 @@ def load_truth(path: Path | str) -> list[TruthIncident]:
     Raises:
         ValueError: On the first malformed line, naming its line number.
     """
-    path = Path(path)
-    truth: list[TruthIncident] = []
-    for number, line in read_log(path):
-        try:
-            truth.append(TruthIncident.model_validate_json(line))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'line'}: {error['msg']}"
-                for error in exc.errors(include_url=False)
-            )
-            raise ValueError(f"{path}:{number}: invalid ground truth: {problems}") from None
-    return truth
+    return _read_lines(path, "ground truth", TruthIncident.model_validate_json)
 
 
 def load_alerts(path: Path | str) -> list[Alert]:
@@ -171,14 +162,24 @@ def load_alerts(path: Path | str) -> list[Alert]:
     Raises:
         ValueError: On the first malformed line, naming its line number.
     """
-    path = Path(path)
-    alerts: list[Alert] = []
-    for number, line in read_log(path):
+    return _read_lines(path, "alert", lambda line: decode_model(line, Alert))
+
+
+def _read_lines(path: Path | str, what: str, parse: Callable[[bytes], ItemT]) -> list[ItemT]:
+    """Parse every line of a JSON Lines file; a bad line is a ValueError naming it."""
+    items: list[ItemT] = []
+    for number, line in read_log(Path(path)):
         try:
-            alerts.append(decode_model(line, Alert))
+            items.append(parse(line))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'line'}: {error['msg']}"
+                for error in exc.errors(include_url=False)
+            )
+            raise ValueError(f"{path}:{number}: invalid {what}: {problems}") from None
         except DecodeError as exc:
-            raise ValueError(f"{path}:{number}: invalid alert: {exc}") from None
-    return alerts
+            raise ValueError(f"{path}:{number}: invalid {what}: {exc}") from None
+    return items
 
 
 def alert_family(alert: Alert) -> str | None:

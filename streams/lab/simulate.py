@@ -293,21 +293,36 @@ class Simulator:
         return self._hotline(at, code, lat, long, f"Citizen complaint about {code}")
 
     def _finding(self, inc: Injected, status: str, at: float) -> dict[str, Any]:
-        return {
-            "kind": "inspection",
-            "event_id": self._id("i"),
-            "event_time": self._time(at),
-            "source": "field-app",
-            "inspection_id": f"IN-{inc.truth.incident_id}",
-            "asset_id": inc.asset.asset_id,
-            "inspector_id": f"insp-{self._rng.randrange(40)}",
-            "hazard": INCIDENT_FINDINGS[inc.truth.type],
-            "severity": 4,
-            "status": status,
-        }
+        inspector = self._rng.randrange(40)
+        return self._inspection(
+            inc.asset.asset_id,
+            f"IN-{inc.truth.incident_id}",
+            inspector,
+            INCIDENT_FINDINGS[inc.truth.type],
+            4,
+            status,
+            at,
+        )
 
     def _routine_finding(
         self, asset: SimAsset, inspection_id: str, status: str, at: float
+    ) -> dict[str, Any]:
+        inspector = self._rng.randrange(40)
+        hazard = ("corrosion", "obstruction", "signal_fault", "other")[self._rng.randrange(4)]
+        severity = 1 + self._rng.randrange(2)
+        return self._inspection(
+            asset.asset_id, inspection_id, inspector, hazard, severity, status, at
+        )
+
+    def _inspection(
+        self,
+        asset_id: str,
+        inspection_id: str,
+        inspector: int,
+        hazard: str,
+        severity: int,
+        status: str,
+        at: float,
     ) -> dict[str, Any]:
         return {
             "kind": "inspection",
@@ -315,10 +330,10 @@ class Simulator:
             "event_time": self._time(at),
             "source": "field-app",
             "inspection_id": inspection_id,
-            "asset_id": asset.asset_id,
-            "inspector_id": f"insp-{self._rng.randrange(40)}",
-            "hazard": ("corrosion", "obstruction", "signal_fault", "other")[self._rng.randrange(4)],
-            "severity": 1 + self._rng.randrange(2),
+            "asset_id": asset_id,
+            "inspector_id": f"insp-{inspector}",
+            "hazard": hazard,
+            "severity": severity,
             "status": status,
         }
 

@@ -5,6 +5,7 @@ This is the thin shell around the pure logic in :mod:`streams.core.ingest`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,8 +22,15 @@ from streams.core.topics import Topics
 from streams.engine.config import EngineConfig, load_config
 from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
-from streams.runtime.agents.ingest import register_ingest_agents
-from streams.runtime.agents.risk import register_risk_agents
+from streams.runtime.agents.common import RAW, DeadLetters, ProducerOutbox
+from streams.runtime.agents.ingest import IngestAgent
+from streams.runtime.agents.risk import (
+    AckAgent,
+    EngineAgent,
+    MatchAgent,
+    RegistryFeed,
+    TableStateStore,
+)
 from streams.runtime.faust_compat import SharedTopicGlobalTable
 from streams.runtime.metrics import FAUST_PREFIX, Metrics
 from streams.runtime.web import register_views
@@ -103,14 +111,84 @@ def create_app(
         dedup_max_ids=settings.dedup_max_ids,
     )
     wall_clock = clock if clock is not None else SystemClock()
-    register_ingest_agents(app, topics, ingest, metrics, wall_clock)
     config = engine_config if engine_config is not None else load_config(settings.engine_config)
     pipeline = RiskPipeline(AssetRegistry([]), config)
     picture = RiskPicture()
-    register_risk_agents(app, settings, topics, pipeline, metrics, wall_clock, picture)
+    outbox = ProducerOutbox(app)
+    dead_letters = DeadLetters(outbox, topics.dlq, metrics, wall_clock)
+
+    for role, name in (
+        ("sensor", topics.sensor),
+        ("hotline", topics.hotline),
+        ("inspection", topics.inspection),
+    ):
+        agent = IngestAgent(role, topics, ingest, metrics, wall_clock, outbox, dead_letters)
+        app.agent(app.topic(name, schema=RAW), name=f"gridwatch.ingest.{role}")(agent.run)
+
+    # The registry: a GlobalTable whose changelog *is* the compacted assets topic.
+    assets_topic = app.topic(topics.assets, partitions=1, compacting=True, schema=RAW)
+    registry_feed = RegistryFeed(pipeline, metrics)
+    registry_feed.read_from(
+        _shared_global_table(app, "gridwatch-assets", assets_topic, 1, registry_feed.on_record)
+    )
+
+    # The risk picture: every worker reads the whole compacted risk topic. Faust
+    # calls this for every record it reads, during recovery and afterwards; the
+    # table's own contents are not relied on (a GlobalTable fed by another
+    # producer does not apply standby records promptly).
+    async def on_risk_record(event: Any) -> None:
+        picture.apply(event.key, event.value)
+
+    risk_topic = app.topic(topics.risk, partitions=settings.partitions, compacting=True, schema=RAW)
+    _shared_global_table(app, "gridwatch-risk", risk_topic, settings.partitions, on_risk_record)
+
+    state_table = app.Table(
+        "gridwatch-asset-state",
+        partitions=settings.partitions,
+        # Keys go to the partition the producer's partitioner picks, the same
+        # as the per-asset stream's, so an asset's state sits with its events.
+        use_partitioner=True,
+        schema=RAW,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    store = TableStateStore(state_table)
+    pipeline.engine.store = store
+
+    matcher = MatchAgent(topics, pipeline, registry_feed, metrics, outbox, dead_letters)
+    acks = AckAgent(settings, topics, wall_clock, outbox, dead_letters)
+    engine = EngineAgent(
+        topics, pipeline, store, registry_feed, metrics, wall_clock, outbox, dead_letters
+    )
+    app.agent(app.topic(topics.hotline_unmatched, schema=RAW), name="gridwatch.match")(matcher.run)
+    app.agent(app.topic(topics.acks, schema=RAW), name="gridwatch.acks")(acks.run)
+    app.agent(app.topic(topics.events_by_asset, schema=RAW), name="gridwatch.risk")(engine.run)
+    app.on_partitions_revoked.connect(engine.on_partitions_revoked)
+
     register_views(app, metrics, picture)
     # Faust's own sensor metrics (faust_*) in the same registry, served by /metrics.
     setup_prometheus_sensors(
         app, pattern="/faust/metrics", registry=metrics.registry, name_prefix=FAUST_PREFIX
     )
     return Gridwatch(app, settings, topics, metrics, ingest, pipeline)
+
+
+def _shared_global_table(
+    app: Any, name: str, topic: Any, partitions: int, on_record: Callable[[Any], Awaitable[None]]
+) -> Any:
+    """A GlobalTable whose changelog is one of our compacted topics.
+
+    It keeps reading every partition after recovery: the records come from
+    producers outside this table (assets load, the risk agents); ``on_record``
+    sees each of them.
+    """
+    return app.GlobalTable(
+        name,
+        changelog_topic=topic,
+        partitions=partitions,
+        schema=RAW,
+        key_type=bytes,
+        value_type=bytes,
+        on_changelog_event=on_record,
+        synchronize_all_active_partitions=True,
+    )

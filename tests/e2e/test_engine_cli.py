@@ -14,12 +14,10 @@ import orjson
 from schemas import Alert, Asset, decode_model
 from streams.broker.admin import ensure_topics
 from streams.core.cap_xml import cap_xsd_path
-from streams.core.settings import project_root
 from streams.core.topics import Topics
+from tests.constants import SAMPLE_REGISTRY as SAMPLE
 from tests.scenarios import ALL_ASSETS, water_main_burst
 from tests.support import GRIDWATCH, read_all
-
-SAMPLE = (project_root() or Path.cwd()) / "data" / "registry" / "shanghai-sample.geojson"
 
 
 def gridwatch(

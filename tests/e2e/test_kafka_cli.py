@@ -13,18 +13,8 @@ from typing import Any
 import psutil
 
 from streams.core.topics import Topics
+from tests.constants import PRODUCT_TOPICS
 from tests.support import GRIDWATCH, free_port_pair
-
-PRODUCT_TOPICS = {
-    "gridwatch.sensor",
-    "gridwatch.hotline",
-    "gridwatch.inspection",
-    "gridwatch.assets",
-    "gridwatch.alerts",
-    "gridwatch.risk",
-    "gridwatch.acks",
-    "gridwatch.dlq",
-}
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:

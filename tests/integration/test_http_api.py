@@ -18,12 +18,11 @@ import yaml
 
 from schemas import Asset, encode
 from streams.broker.admin import ensure_topics
-from streams.core.settings import project_root
 from streams.core.topics import Topics
+from tests.constants import ROOT
 from tests.scenarios import GAS_MAIN, minutes
 from tests.support import WorkerProcess, free_port, metric_sum, produce, wait_until
 
-ROOT = project_root() or Path.cwd()
 ASSETS = 8
 
 

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
 from schemas import InputLimits
-
-# The worker clock in unit tests: an hour after the factories' base time.
-NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+from tests.constants import NOW
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ merge keys resolved, duplicate keys rejected) the way compose would.
 from __future__ import annotations
 
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
 
 from streams.core.settings import Settings
+from tests.constants import ROOT
 from tests.unit.test_k8s_manifests import ENV_PREFIX, load_yaml_docs, settings_env_names
 
-ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 POM = ROOT / "deploy" / "kafka" / "pom.xml"

@@ -7,6 +7,7 @@ import pytest
 from schemas import DeadLetterReason, HotlineCase, InputLimits
 from streams.core.dedup import DuplicateFilter
 from streams.core.ingest import Duplicate, Forward, Ingest, Reject, Route
+from tests.constants import NOW
 from tests.factories import hotline_factory, inspection_factory, sensor_factory, to_bytes
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -43,9 +44,6 @@ def test_max_ids_must_be_positive():
 @pytest.fixture
 def ingest() -> Ingest:
     return Ingest(InputLimits(), dedup_horizon=timedelta(hours=1), dedup_max_ids=10_000)
-
-
-NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def test_sensor_and_inspection_are_forwarded_by_asset(ingest):

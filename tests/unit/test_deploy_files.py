@@ -3,20 +3,17 @@ from __future__ import annotations
 import re
 
 from streams.broker.local import LocalKafka, broker_properties
-from streams.core.settings import Settings, project_root
-
-ROOT = project_root()
+from streams.core.settings import Settings
+from tests.constants import ROOT
 
 
 def test_compose_runs_the_kafka_version_the_project_tests_against():
-    assert ROOT is not None
     version = LocalKafka(Settings()).version
     compose = (ROOT / "docker-compose.yml").read_text()
     assert re.findall(r"image:\s*apache/kafka:(\S+)", compose) == [version]
 
 
 def test_pom_pins_a_kafka_4_broker_and_a_log4j2_backend():
-    assert ROOT is not None
     pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
     assert "<artifactId>kafka_2.13</artifactId>" in pom
     assert "<artifactId>log4j-core</artifactId>" in pom

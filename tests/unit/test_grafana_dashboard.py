@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
 
 from streams.runtime.metrics import Metrics, metric_names
+from tests.constants import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "gridwatch.json"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"

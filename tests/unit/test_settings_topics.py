@@ -8,17 +8,7 @@ from pydantic import ValidationError
 from streams.core.settings import Settings
 from streams.core.topics import Topics
 from streams.runtime.app import faust_broker_url
-
-PRODUCT_TOPICS = {
-    "gridwatch.sensor",
-    "gridwatch.hotline",
-    "gridwatch.inspection",
-    "gridwatch.assets",
-    "gridwatch.alerts",
-    "gridwatch.risk",
-    "gridwatch.acks",
-    "gridwatch.dlq",
-}
+from tests.constants import PRODUCT_TOPICS
 
 
 def test_defaults_match_the_product_contract(monkeypatch):

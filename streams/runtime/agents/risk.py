@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -25,13 +26,12 @@ from schemas import (
     encode,
 )
 from streams.core.clock import Clock
-from streams.core.riskview import RiskPicture
 from streams.core.settings import Settings
 from streams.core.topics import Topics
 from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
 from streams.engine.state import AssetState
-from streams.runtime.agents.common import RAW, dead_letter, produce
+from streams.runtime.agents.common import DeadLetters, Message, Outbox
 from streams.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,10 @@ class TableStateStore:
         self.cache.clear()
 
 
-def registry_from_table(table: Any) -> AssetRegistry:
-    """Build the asset registry from the assets GlobalTable's current contents."""
+def registry_from_table(items: Iterable[tuple[bytes, bytes | None]]) -> AssetRegistry:
+    """Build the asset registry from the assets table's (key, value) items."""
     assets = []
-    for key, blob in list(table.items()):
+    for key, blob in items:
         if blob is None:
             continue
         try:
@@ -85,175 +85,224 @@ def registry_from_table(table: Any) -> AssetRegistry:
     return AssetRegistry(assets)
 
 
-def register_risk_agents(
-    app: Any,
-    settings: Settings,
-    topics: Topics,
-    pipeline: RiskPipeline,
-    metrics: Metrics,
-    clock: Clock,
-    picture: RiskPicture,
-) -> None:
-    """Attach the matcher, ack and engine agents and their tables; feed ``picture``."""
+class RegistryFeed:
+    """Keeps the pipeline's registry in step with the assets table.
 
-    def shared_global_table(name: str, topic: Any, partitions: int, on_record: Any) -> Any:
-        # A GlobalTable whose changelog is one of our compacted topics. Keep
-        # reading every partition after recovery: the records come from
-        # producers outside this table (assets load, the risk agents).
-        return app.GlobalTable(
-            name,
-            changelog_topic=topic,
-            partitions=partitions,
-            schema=RAW,
-            key_type=bytes,
-            value_type=bytes,
-            on_changelog_event=on_record,
-            synchronize_all_active_partitions=True,
-        )
+    The table calls :meth:`changed` for every record it reads; agents call
+    :meth:`refresh` before they use the registry, which rebuilds it only when
+    something changed since the last time.
 
-    # The registry changes when the assets topic does; the table tells us.
-    registry_changed = [True]
+    Args:
+        pipeline: The pipeline whose registry to swap.
+        metrics: Where the registry size goes.
+    """
 
-    async def on_asset_change(event: Any) -> None:
-        registry_changed[0] = True
+    def __init__(self, pipeline: RiskPipeline, metrics: Metrics) -> None:
+        self._table: Mapping[bytes, bytes | None] = {}
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self._stale = True
 
-    assets_topic = app.topic(topics.assets, partitions=1, compacting=True, schema=RAW)
-    assets_table = shared_global_table("gridwatch-assets", assets_topic, 1, on_asset_change)
-    state_table = app.Table(
-        "gridwatch-asset-state",
-        partitions=settings.partitions,
-        # Keys go to the partition the producer's partitioner picks, the same
-        # as the per-asset stream's, so an asset's state sits with its events.
-        use_partitioner=True,
-        schema=RAW,
-        key_type=bytes,
-        value_type=bytes,
-    )
-    store = TableStateStore(state_table)
-    pipeline.engine.store = store
+    def read_from(self, table: Mapping[bytes, bytes | None]) -> None:
+        """Build registries from ``table`` (the assets GlobalTable, or any such mapping)."""
+        self._table = table
+        self._stale = True
 
-    # The risk picture: every worker reads the whole compacted risk topic. Faust
-    # calls this for every record it reads, during recovery and afterwards; the
-    # table's own contents are not relied on (a GlobalTable fed by another
-    # producer does not apply standby records promptly).
-    async def on_risk_record(event: Any) -> None:
-        picture.apply(event.key, event.value)
+    def changed(self) -> None:
+        """Note that the assets table changed."""
+        self._stale = True
 
-    risk_topic = app.topic(topics.risk, partitions=settings.partitions, compacting=True, schema=RAW)
-    shared_global_table("gridwatch-risk", risk_topic, settings.partitions, on_risk_record)
+    async def on_record(self, event: Any) -> None:
+        """The table's changelog callback."""
+        self.changed()
 
-    def refresh_registry() -> None:
-        if registry_changed[0]:
-            registry_changed[0] = False
-            pipeline.set_registry(registry_from_table(assets_table))
-            metrics.registry_assets.set(len(pipeline.registry))
-            log.info("asset registry loaded: %d assets", len(pipeline.registry))
+    def refresh(self) -> None:
+        """Rebuild the registry if the table changed since the last refresh."""
+        if not self._stale:
+            return
+        self._stale = False
+        self._pipeline.set_registry(registry_from_table(list(self._table.items())))
+        self._metrics.registry_assets.set(len(self._pipeline.registry))
+        log.info("asset registry loaded: %d assets", len(self._pipeline.registry))
 
-    async def send(topic: str, key: bytes | None, value: bytes) -> None:
-        await produce(app, topic, key, value)
 
-    async def reject(message: Any, error: DecodeError) -> None:
-        await dead_letter(
-            app, topics.dlq, message, error, metrics=metrics, clock=clock, source="internal"
-        )
+class MatchAgent:
+    """Matches hotline cases without ``asset_id`` to the nearest fitting asset."""
 
-    engine_events = {
-        kind: metrics.engine_events.labels(kind)
-        for kind in ("sensor", "hotline", "inspection", "ack")
-    }
+    def __init__(
+        self,
+        topics: Topics,
+        pipeline: RiskPipeline,
+        registry: RegistryFeed,
+        metrics: Metrics,
+        outbox: Outbox,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self._target = topics.events_by_asset
+        self._pipeline = pipeline
+        self._registry = registry
+        self._outbox = outbox
+        self._dead_letters = dead_letters
+        self._matched = metrics.hotline_matches.labels("matched")
+        self._unmatched = metrics.hotline_matches.labels("unmatched")
 
-    async def match_hotline(stream: Any) -> None:
+    async def handle(self, message: Message) -> None:
+        """Match one case from the holding topic; forward it when an asset fits."""
+        self._registry.refresh()
+        try:
+            case = decode_internal(message.value)
+        except DecodeError as error:
+            await self._dead_letters.send(message, error, "internal")
+            return
+        if not isinstance(case, HotlineCase):
+            return
+        matched = self._pipeline.match(case)
+        if matched is None or matched.asset_id is None:
+            self._unmatched.inc()
+            return
+        self._matched.inc()
+        await self._outbox.send(self._target, matched.asset_id.encode(), encode(matched))
+
+    async def run(self, stream: Any) -> None:
+        """The Faust agent loop."""
         async for event in stream.events():
-            message = event.message
-            refresh_registry()
-            try:
-                case = decode_internal(message.value)
-            except DecodeError as error:
-                await reject(message, error)
-                continue
-            if not isinstance(case, HotlineCase):
-                continue
-            matched = pipeline.match(case)
-            if matched is None or matched.asset_id is None:
-                metrics.hotline_matches.labels("unmatched").inc()
-                continue
-            metrics.hotline_matches.labels("matched").inc()
-            await send(topics.events_by_asset, matched.asset_id.encode(), encode(matched))
+            await self.handle(event.message)
 
-    async def acknowledgements(stream: Any) -> None:
+
+class AckAgent:
+    """Validates acknowledgements and forwards them to the per-asset stream."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Topics,
+        clock: Clock,
+        outbox: Outbox,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self._limits = settings.input_limits
+        self._target = topics.events_by_asset
+        self._clock = clock
+        self._outbox = outbox
+        self._dead_letters = dead_letters
+
+    async def handle(self, message: Message) -> None:
+        """Validate one acknowledgement; forward it or dead-letter it."""
+        try:
+            ack = decode_ack(message.value, limits=self._limits, now=self._clock.now())
+        except DecodeError as error:
+            await self._dead_letters.send(message, error, "internal")
+            return
+        await self._outbox.send(self._target, ack.asset_id.encode(), encode(ack))
+
+    async def run(self, stream: Any) -> None:
+        """The Faust agent loop."""
         async for event in stream.events():
-            message = event.message
-            try:
-                ack = decode_ack(message.value, limits=settings.input_limits, now=clock.now())
-            except DecodeError as error:
-                await reject(message, error)
-                continue
-            await send(topics.events_by_asset, ack.asset_id.encode(), encode(ack))
+            await self.handle(event.message)
 
-    async def risk(stream: Any) -> None:
-        async for batch in stream.take_events(BATCH_SIZE, BATCH_WITHIN_S):
-            refresh_registry()
-            newest = 0.0
-            for event in batch:
-                newest = max(newest, await _apply(event.message))
-            metrics.state_writes.inc(store.persist(pipeline.engine.drain_dirty()))
-            if newest:
-                metrics.stream_lag.set(max(0.0, clock.now().timestamp() - newest))
 
-    async def _apply(message: Any) -> float:
+class EngineAgent:
+    """Runs the per-asset stream through the engine in batches.
+
+    Sends CAP messages to the alerts topic and risk states to the risk topic,
+    dead-letters late events, and persists each changed asset's state once per
+    batch.
+    """
+
+    def __init__(
+        self,
+        topics: Topics,
+        pipeline: RiskPipeline,
+        store: TableStateStore,
+        registry: RegistryFeed,
+        metrics: Metrics,
+        clock: Clock,
+        outbox: Outbox,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self._topics = topics
+        self._pipeline = pipeline
+        self._store = store
+        self._registry = registry
+        self._metrics = metrics
+        self._clock = clock
+        self._outbox = outbox
+        self._dead_letters = dead_letters
+        self._engine_events = {
+            kind: metrics.engine_events.labels(kind)
+            for kind in ("sensor", "hotline", "inspection", "ack")
+        }
+
+    async def handle_batch(self, messages: Iterable[Message]) -> None:
+        """Apply a batch of messages, then persist the states it changed."""
+        self._registry.refresh()
+        newest = 0.0
+        for message in messages:
+            newest = max(newest, await self._apply(message))
+        self._metrics.state_writes.inc(self._store.persist(self._pipeline.engine.drain_dirty()))
+        if newest:
+            self._metrics.stream_lag.set(max(0.0, self._clock.now().timestamp() - newest))
+
+    async def _apply(self, message: Message) -> float:
         """Apply one message; return its event time (0 when not applied)."""
         try:
             item = decode_internal(message.value)
         except DecodeError as error:
-            await reject(message, error)
+            await self._dead_letters.send(message, error, "internal")
             return 0.0
         started = time.perf_counter()
         if isinstance(item, Acknowledgement):
-            output = pipeline.handle(item)
+            output = self._pipeline.handle(item)
         elif isinstance(item, HotlineCase) and item.asset_id is None:
             return 0.0  # cases wait on the holding topic for the matcher
         else:
-            output = pipeline.handle(item, (message.partition, message.offset))
-        metrics.engine_seconds.observe(time.perf_counter() - started)
+            output = self._pipeline.handle(item, (message.partition, message.offset))
+        self._metrics.engine_seconds.observe(time.perf_counter() - started)
         if output.redelivered:
-            metrics.redelivered.inc()
+            self._metrics.redelivered.inc()
             return 0.0
-        engine_events[item.kind].inc()
+        self._engine_events[item.kind].inc()
         if output.unknown_asset:
-            metrics.unknown_asset_events.inc()
+            self._metrics.unknown_asset_events.inc()
         if output.late:
-            metrics.late_events.inc()
+            self._metrics.late_events.inc()
             late = DecodeError(
                 DeadLetterReason.LATE,
                 f"event_time {item.event_time.isoformat()} is more than "
-                f"{pipeline.config.allowed_lateness_s:.0f}s behind the newest event of "
-                f"asset {message.key.decode(errors='replace')}",
+                f"{self._pipeline.config.allowed_lateness_s:.0f}s behind the newest event of "
+                f"asset {(message.key or b'').decode(errors='replace')}",
             )
-            await reject(message, late)
+            await self._dead_letters.send(message, late, "internal")
             return 0.0
         key = message.key
         for alert in output.alerts:
-            metrics.alerts.labels(
+            self._metrics.alerts.labels(
                 alert.msgType, alert.info[0].severity, alert.asset_type or "unknown"
             ).inc()
-            await send(topics.alerts, key, encode(alert))
-            metrics.alert_latency.observe(
-                max(0.0, clock.now().timestamp() - alert.event_time.timestamp())
+            await self._outbox.send(self._topics.alerts, key, encode(alert))
+            self._metrics.alert_latency.observe(
+                max(0.0, self._clock.now().timestamp() - alert.event_time.timestamp())
             )
         if output.risk is not None:
-            metrics.risk_updates.inc()
-            await send(topics.risk, key, encode(output.risk))
+            self._metrics.risk_updates.inc()
+            await self._outbox.send(self._topics.risk, key, encode(output.risk))
         return item.event_time.timestamp()
 
-    app.agent(app.topic(topics.hotline_unmatched, schema=RAW), name="gridwatch.match")(
-        match_hotline
-    )
-    app.agent(app.topic(topics.acks, schema=RAW), name="gridwatch.acks")(acknowledgements)
-    app.agent(app.topic(topics.events_by_asset, schema=RAW), name="gridwatch.risk")(risk)
+    async def run(self, stream: Any) -> None:
+        """The Faust agent loop: batches of up to ``BATCH_SIZE`` or ``BATCH_WITHIN_S``."""
+        async for batch in stream.take_events(BATCH_SIZE, BATCH_WITHIN_S):
+            await self.handle_batch(event.message for event in batch)
 
-    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]  # faust signal
-    async def _forget_cache(*args: Any, **kwargs: Any) -> None:
-        store.forget()
+    async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
+        """After a rebalance the table is the truth: drop the decoded cache."""
+        self._store.forget()
 
 
-__all__ = ["TableStateStore", "register_risk_agents", "registry_from_table"]
+__all__ = [
+    "AckAgent",
+    "EngineAgent",
+    "MatchAgent",
+    "RegistryFeed",
+    "TableStateStore",
+    "registry_from_table",
+]
