@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class DeadLetterReason(StrEnum):
@@ -56,7 +56,12 @@ class FieldError(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """A rejected message as published on the dead-letter topic."""
+    """A rejected message as published on the dead-letter topic.
+
+    Everything in it comes from the message and the rule it broke, nothing from
+    the wall clock: a message dead-lettered again after a crash gives the same
+    bytes.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -69,7 +74,6 @@ class DeadLetter(BaseModel):
     timestamp_ms: int | None = Field(default=None, description="Kafka timestamp of the original.")
     key_b64: str | None = Field(default=None, description="Original key bytes, base64.")
     value_b64: str | None = Field(default=None, description="Original value bytes, base64.")
-    dead_lettered_at: AwareDatetime
 
     def original_value(self) -> bytes | None:
         """Return the original message value bytes."""

@@ -194,7 +194,10 @@ def decode_event(raw: bytes | None, *, limits: InputLimits, now: datetime) -> An
     Raises:
         DecodeError: With the reason the message is rejected.
     """
-    obj = loads_object(raw, max_bytes=limits.max_message_bytes)
+    return _event_from(loads_object(raw, max_bytes=limits.max_message_bytes), limits, now)
+
+
+def _event_from(obj: dict[str, Any], limits: InputLimits, now: datetime) -> AnyEvent:
     kind = obj.get("kind")
     if kind is not None and kind not in _KINDS:
         raise DecodeError(
@@ -219,7 +222,7 @@ def _not_in_future(event_time: datetime, limits: InputLimits, now: datetime) -> 
         raise DecodeError(
             DeadLetterReason.FUTURE_EVENT_TIME,
             f"event_time {event_time.isoformat()} is more than "
-            f"{limits.max_future_skew} ahead of the worker clock {now.isoformat()}",
+            f"{limits.max_future_skew} ahead of the worker clock",
         )
 
 
@@ -247,6 +250,22 @@ def decode_internal(raw: bytes | None) -> AnyEvent | Acknowledgement:
         INTERNAL_ADAPTER.validate_python, loads_object(raw, max_bytes=1 << 20)
     )
     return item
+
+
+def decode_input(
+    raw: bytes | None, *, limits: InputLimits, now: datetime
+) -> AnyEvent | Acknowledgement:
+    """Decode a line of an event log: an event, or an acknowledgement (``kind`` ``ack``).
+
+    Raises:
+        DecodeError: With the reason the line is rejected.
+    """
+    obj = loads_object(raw, max_bytes=limits.max_message_bytes)
+    if obj.get("kind") == "ack":
+        ack = _validated(Acknowledgement.model_validate, obj)
+        _not_in_future(ack.event_time, limits, now)
+        return ack
+    return _event_from(obj, limits, now)
 
 
 def decode_ack(raw: bytes | None, *, limits: InputLimits, now: datetime) -> Acknowledgement:

@@ -95,7 +95,7 @@ def topics() -> None:
 def topics_create(bootstrap: str | None, partitions: int | None) -> None:
     """Create every gridwatch topic that is missing (idempotent)."""
     settings = load_settings(bootstrap=bootstrap, partitions=partitions)
-    names = Topics(settings.topic_prefix)
+    names = Topics.of(settings)
     try:
         outcomes = ensure_topics(
             settings.bootstrap,

@@ -16,6 +16,7 @@ from streams.cli.common import bootstrap_option, err, fail, load_settings, out, 
 @web_port_option
 def worker(bootstrap: str | None, web_port: int | None) -> None:
     """Run a gridwatch worker (several may run in one group)."""
+    from streams.broker.preflight import PreflightError
     from streams.runtime.worker import run_worker  # faust is heavy; only this command needs it
 
     settings = load_settings(bootstrap=bootstrap, web_port=web_port)
@@ -23,6 +24,8 @@ def worker(bootstrap: str | None, web_port: int | None) -> None:
         run_worker(settings)
     except BrokerUnavailableError as exc:
         fail(f"{exc}; start one with `gridwatch kafka up`")
+    except PreflightError as exc:
+        fail(f"refusing to start: {exc}", 2)
 
 
 @click.group()

@@ -1,114 +1,119 @@
-"""Ingest policy: decode, validate, de-duplicate and route one input message.
+"""Ingest policy: decode and validate one input message, and say where it belongs.
 
-Pure logic with no Kafka in sight: the Faust agents call :meth:`Ingest.handle`
-for every message and carry out the decision it returns.
+Pure logic with no Kafka in sight: the Faust agents and ``gridwatch process``
+call :class:`Intake` for every message and carry out the decision. Duplicate
+``event_id``s are dropped later, per asset, by the engine (its memory is part
+of the asset's state, so it survives restarts).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 
 from schemas import (
     KNOWN_SERVICE_CODES,
+    Acknowledgement,
     AnyEvent,
+    DeadLetterReason,
     DecodeError,
     HotlineCase,
     InputLimits,
+    decode_ack,
     decode_event,
+    decode_input,
 )
-from streams.core.dedup import DuplicateFilter
+from streams.core.merge import OrderKey, order_key
 
+log = logging.getLogger(__name__)
 
-class Route(StrEnum):
-    """Where a valid event goes next."""
-
-    BY_ASSET = "by_asset"
-    """The per-asset stream the risk engine consumes, keyed by asset_id."""
-    UNMATCHED_HOTLINE = "unmatched_hotline"
-    """Holding path for hotline cases without asset_id, keyed by service_request_id."""
+Item = AnyEvent | Acknowledgement
+"""What reaches the engine: a validated event or an acknowledgement."""
 
 
 @dataclass(frozen=True, slots=True)
-class Forward:
-    """A valid, new event to forward.
+class Accepted:
+    """A valid message.
 
     Attributes:
-        event: The validated event.
-        key: Message key for the next topic.
-        route: Which topic to forward to.
+        item: The validated event or acknowledgement.
         unknown_service_code: True for a hotline case whose code gridwatch does not know.
     """
 
-    event: AnyEvent
-    key: str
-    route: Route
-    unknown_service_code: bool = False
+    item: Item
+
+    @property
+    def unknown_service_code(self) -> bool:
+        """Whether the item is a hotline case with a service code gridwatch does not know."""
+        item = self.item
+        return isinstance(item, HotlineCase) and item.service_code not in KNOWN_SERVICE_CODES
 
 
 @dataclass(frozen=True, slots=True)
-class Duplicate:
-    """A valid event whose ``event_id`` was already forwarded within the horizon."""
-
-    event: AnyEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
+class Rejected:
     """An invalid message, bound for the dead-letter topic."""
 
     error: DecodeError
 
 
-IngestDecision = Forward | Duplicate | Reject
+Decision = Accepted | Rejected
 
 
-def route_event(event: AnyEvent) -> tuple[Route, str]:
-    """Return where a valid event is forwarded and under which key."""
-    if isinstance(event, HotlineCase):
-        if event.asset_id is None:
-            return Route.UNMATCHED_HOTLINE, event.service_request_id
-        return Route.BY_ASSET, event.asset_id
-    return Route.BY_ASSET, event.asset_id
+def item_id(item: Item) -> str:
+    """The id an item is known by: its ``event_id``, or ``ack:<ack_id>``."""
+    return f"ack:{item.ack_id}" if isinstance(item, Acknowledgement) else item.event_id
 
 
-class Ingest:
-    """Decides the fate of each input message.
+def item_order(item: Item) -> OrderKey:
+    """The item's place in the canonical event-time order."""
+    return order_key(item.event_time.timestamp(), item.kind, item_id(item))
+
+
+def routing_key(item: Item) -> str | None:
+    """The asset the item belongs to (None: a hotline case still to be matched)."""
+    return item.asset_id
+
+
+class Intake:
+    """Decides whether each input message is valid.
+
+    Every exception, not only a validation failure, becomes a rejection of that
+    one message (``processing_error``): a bug on one message never stops a run.
 
     Args:
         limits: Size and clock-skew limits for decoding.
-        dedup_horizon: Event-time span within which a repeated id is dropped.
-        dedup_max_ids: Bound on remembered ids.
     """
 
-    def __init__(self, limits: InputLimits, dedup_horizon: timedelta, dedup_max_ids: int) -> None:
-        self._limits = limits
-        self._duplicates = DuplicateFilter(dedup_horizon, dedup_max_ids)
+    def __init__(self, limits: InputLimits) -> None:
+        self.limits = limits
 
-    @property
-    def remembered_ids(self) -> int:
-        """How many event ids the duplicate filter holds now."""
-        return len(self._duplicates)
+    def event(self, raw: bytes | None, now: datetime) -> Decision:
+        """A message of an event topic (sensor, hotline, inspection)."""
+        return self._decide(raw, now, "event")
 
-    def handle(self, raw: bytes | None, now: datetime) -> IngestDecision:
-        """Decide what happens to one message value.
+    def ack(self, raw: bytes | None, now: datetime) -> Decision:
+        """A message of the acknowledgements topic."""
+        return self._decide(raw, now, "ack")
 
-        Args:
-            raw: The message value as received.
-            now: Worker wall-clock time, for the future-event-time limit.
+    def line(self, raw: bytes | None, now: datetime) -> Decision:
+        """A line of an event log: any kind, acknowledgements included."""
+        return self._decide(raw, now, "line")
 
-        Returns:
-            Forward, Duplicate or Reject.
-        """
+    def _decide(self, raw: bytes | None, now: datetime, what: str) -> Decision:
         try:
-            event = decode_event(raw, limits=self._limits, now=now)
+            if what == "event":
+                item: Item = decode_event(raw, limits=self.limits, now=now)
+            elif what == "ack":
+                item = decode_ack(raw, limits=self.limits, now=now)
+            else:
+                item = decode_input(raw, limits=self.limits, now=now)
         except DecodeError as error:
-            return Reject(error)
-        if self._duplicates.is_duplicate(event.event_id, event.event_time):
-            return Duplicate(event)
-        route, key = route_event(event)
-        unknown_code = (
-            isinstance(event, HotlineCase) and event.service_code not in KNOWN_SERVICE_CODES
-        )
-        return Forward(event, key, route, unknown_code)
+            return Rejected(error)
+        # A bug on one message must not stop the run: it becomes that message's dead letter.
+        except Exception as exc:  # noqa: BLE001 - policy: every failure is a dead letter
+            log.warning("decoding failed on a message: %s: %s", type(exc).__name__, exc)
+            return Rejected(
+                DecodeError(DeadLetterReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+            )
+        return Accepted(item)

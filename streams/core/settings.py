@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import InputLimits
@@ -34,7 +34,10 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(default="gridwatch.", description="Prefix of every topic name.")
     app_id: str = Field(
-        default="gridwatch", description="Faust application id (the consumer group)."
+        default="",
+        description="Application id: the consumer group and the prefix of every internal and "
+        "changelog topic; by default the topic prefix followed by 'app', so two deployments "
+        "with different prefixes never share state.",
     )
     partitions: int = Field(
         default=4, ge=1, description="Partitions of input, internal, alert and risk topics."
@@ -64,13 +67,29 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(
         default=600.0, ge=0, description="How far in the future an event time may be."
     )
-    dedup_horizon_s: float = Field(
-        default=3600.0,
-        ge=0,
-        description="Event-time span within which a repeated event_id is a duplicate.",
+    idle_wait_s: float = Field(
+        default=0.25,
+        gt=0,
+        le=1.0,
+        description="Longest an event waits for a quiet, caught-up input before it is applied "
+        "(Kafka Streams' max.task.idle.ms).",
     )
-    dedup_max_ids: int = Field(
-        default=1_000_000, ge=1, description="Most event ids remembered per worker."
+    max_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="An input that shows no progress for this long while events wait for it "
+        "is passed over (counted in gridwatch_merge_passed_over_total).",
+    )
+    stall_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker holding a partition with lag and no progress for this long is "
+        "unhealthy, and exits non-zero so its supervisor restarts it.",
+    )
+    session_timeout_s: float = Field(
+        default=10.0,
+        ge=6.0,
+        description="Kafka group session timeout: how soon a killed worker's partitions move.",
     )
     create_topics: bool = Field(
         default=True, description="Whether the worker creates missing topics at start."
@@ -84,6 +103,13 @@ class Settings(BaseSettings):
         default=None,
         description="Risk engine TOML (thresholds, families, lifecycle); the shipped one if unset.",
     )
+
+    @model_validator(mode="after")
+    def _derive_app_id(self) -> Settings:
+        if not self.app_id:
+            # Frozen model: set the derived default once, during validation.
+            object.__setattr__(self, "app_id", f"{self.topic_prefix}app")
+        return self
 
     @property
     def worker_data_dir(self) -> Path:

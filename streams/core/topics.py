@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streams.core.settings import Settings
+
+
+STATE_TABLE = "asset-state"
+"""Name of the per-asset engine state table; its changelog is ``<app id>-asset-state-changelog``."""
+
+
+STATE_OWNER_FIELD = "topics"
+"""The state snapshot field naming the topic prefix it was built from (one deployment's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +36,25 @@ class TopicSpec:
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """Topic names for one prefix (default ``gridwatch.``)."""
+    """Topic names for one prefix (default ``gridwatch.``) and application id.
+
+    Public topics carry the prefix; internal ones the application id (which by
+    default is the prefix followed by ``app``), as Kafka Streams prefixes its
+    internal topics with ``application.id``.
+    """
 
     prefix: str = "gridwatch."
+    app_id: str = ""
+
+    @classmethod
+    def of(cls, settings: Settings) -> Topics:
+        """The topic names a deployment's settings give."""
+        return cls(settings.topic_prefix, settings.app_id)
+
+    @property
+    def application(self) -> str:
+        """The application id internal topics are named after."""
+        return self.app_id or f"{self.prefix}app"
 
     @property
     def sensor(self) -> str:
@@ -70,13 +98,13 @@ class Topics:
 
     @property
     def events_by_asset(self) -> str:
-        """Internal: every valid event, repartitioned by asset_id for the risk engine."""
-        return f"{self.prefix}internal.events-by-asset"
+        """Internal: hotline cases (and misrouted events) on their asset's partition."""
+        return f"{self.application}-events-by-asset"
 
     @property
-    def hotline_unmatched(self) -> str:
-        """Internal holding topic: hotline cases without asset_id, awaiting spatial matching."""
-        return f"{self.prefix}internal.hotline-unmatched"
+    def state_changelog(self) -> str:
+        """Internal: the changelog of the per-asset engine state table."""
+        return f"{self.application}-{STATE_TABLE}-changelog"
 
     @property
     def inputs(self) -> tuple[str, str, str]:
@@ -95,5 +123,5 @@ class Topics:
             TopicSpec(self.acks, partitions),
             TopicSpec(self.dlq, partitions),
             TopicSpec(self.events_by_asset, partitions, internal=True),
-            TopicSpec(self.hotline_unmatched, partitions, internal=True),
+            TopicSpec(self.state_changelog, partitions, compacted=True, internal=True),
         ]

@@ -115,6 +115,8 @@ class EngineConfig:
     """Every tunable of the engine; see ``risk.toml`` for meanings and defaults."""
 
     allowed_lateness_s: float = 300.0
+    dedup_horizon_s: float = 3600.0
+    dedup_max_ids: int = 256
     timezone: str = "Asia/Shanghai"
     sender: str = "gridwatch@ops.city.example"
     max_evidence: int = 10
@@ -217,6 +219,8 @@ def load_config(path: Path | None = None) -> EngineConfig:
         families = raw["families"]
         return EngineConfig(
             allowed_lateness_s=float(engine["allowed_lateness_s"]),
+            dedup_horizon_s=float(engine["dedup_horizon_s"]),
+            dedup_max_ids=int(engine["dedup_max_ids"]),
             timezone=str(engine["timezone"]),
             sender=str(engine["sender"]),
             max_evidence=int(engine["max_evidence"]),

@@ -8,6 +8,7 @@ the same alerts for the same input. State types live in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from schemas import (
     SensorReading,
 )
 from streams.engine.config import EngineConfig, MetricRule
+from streams.engine.dedup import id_hash
 from streams.engine.messages import (
     CERTAINTY_ORDER,
     build_alert,
@@ -95,16 +97,15 @@ class RiskEngine:
 
     # -- input
 
-    def process(self, event: AnyEvent, position: tuple[int, int] | None = None) -> EngineResult:
+    def process(self, event: AnyEvent, origin: tuple[str, int] | None = None) -> EngineResult:
         """Apply one event (``asset_id`` set) and return what changed.
 
         Args:
             event: The event.
-            position: (partition, offset) of the message on the per-asset stream,
-                when there is one. An asset's messages all come from one partition,
-                so a position at or before the last one applied is a redelivery
-                (after a crash or rebalance) and is skipped: state changes apply
-                exactly once.
+            origin: (source, offset) of the message the event came in, when there
+                is one. A message before the asset's persisted ``frontier`` for its
+                source was applied before a crash or rebalance and is skipped, so
+                state changes apply exactly once.
 
         Raises:
             ValueError: For a hotline case without ``asset_id`` (match it first).
@@ -114,15 +115,22 @@ class RiskEngine:
             raise ValueError("hotline cases must be matched to an asset before the engine")
         asset = self.registry.get(asset_id)
         state = self._state(asset_id)
-        if position is not None:
-            last = state.position
-            if last is not None and last[0] == position[0] and position[1] <= last[1]:
-                return EngineResult(redelivered=True, unknown_asset=asset is None)
-            state.position = [position[0], position[1]]
+        if origin is not None and origin[1] < state.frontier.get(origin[0], 0):
+            return EngineResult(redelivered=True, unknown_asset=asset is None)
+        hashed = id_hash(event.event_id)
+        if state.recent.seen(hashed):
+            return EngineResult(duplicate=True, unknown_asset=asset is None)
         t = event.event_time.timestamp()
         config = self.config
         if state.watermark is not None and t < state.watermark - config.allowed_lateness_s:
             return EngineResult(late=True, unknown_asset=asset is None)
+        state.recent.remember(
+            hashed,
+            t,
+            t if state.watermark is None else max(state.watermark, t),
+            config.dedup_horizon_s,
+            config.dedup_max_ids,
+        )
         transient: tuple[Factor, ...] = ()
         if isinstance(event, SensorReading):
             series, before, transient = self._sensor(state, asset, event, t)
@@ -180,7 +188,10 @@ class RiskEngine:
         return result
 
     def acknowledge(self, ack: Acknowledgement) -> EngineResult:
-        """Mark the asset's open incident(s) acknowledged; returns the new risk state."""
+        """Mark the asset's open incident(s) acknowledged; returns the new risk state.
+
+        Applying an acknowledgement twice changes nothing the second time.
+        """
         asset = self.registry.get(ack.asset_id)
         state = self.store.get(ack.asset_id)
         if state is None:
@@ -199,9 +210,17 @@ class RiskEngine:
             self.dirty.add(ack.asset_id)
         return result
 
-    def drain_dirty(self) -> list[AssetState]:
-        """States changed since the last call (for persisting only what changed)."""
+    def drain_dirty(self, frontier: Mapping[str, int] | None = None) -> list[AssetState]:
+        """States changed since the last call (for persisting only what changed).
+
+        Args:
+            frontier: The input sources' first offsets not yet applied, stamped on
+                each state so a restart can tell redeliveries from new messages.
+        """
         states = [s for a in sorted(self.dirty) if (s := self.store.get(a)) is not None]
+        if frontier is not None:
+            for state in states:
+                state.frontier = dict(frontier)
         self.dirty.clear()
         return states
 

@@ -29,6 +29,7 @@ class PipelineOutput:
         unknown_asset: The asset is not in the registry (processed as far as possible).
         acknowledged: The message was an acknowledgement.
         redelivered: The message was already applied (a redelivery); nothing changed.
+        duplicate: The asset already applied an event with this id; dropped.
     """
 
     alerts: list[Alert] = field(default_factory=list)
@@ -38,6 +39,7 @@ class PipelineOutput:
     unknown_asset: bool = False
     acknowledged: bool = False
     redelivered: bool = False
+    duplicate: bool = False
 
 
 # Shared outputs for the common "nothing changed" case (never mutated by callers).
@@ -88,14 +90,14 @@ class RiskPipeline:
         return match_case_to_asset(case, self.registry, self.config.match_radius_m)
 
     def handle(
-        self, message: AnyEvent | Acknowledgement, position: tuple[int, int] | None = None
+        self, message: AnyEvent | Acknowledgement, origin: tuple[str, int] | None = None
     ) -> PipelineOutput:
         """Run one event or acknowledgement through matching and the engine.
 
         Args:
             message: The event or acknowledgement.
-            position: (partition, offset) on the per-asset stream, for exactly-once
-                state changes across redeliveries (see :meth:`RiskEngine.process`).
+            origin: (source, offset) of the message, for exactly-once state changes
+                across redeliveries (see :meth:`RiskEngine.process`).
         """
         if isinstance(message, Acknowledgement):
             result = self.engine.acknowledge(message)
@@ -107,8 +109,11 @@ class RiskPipeline:
             if matched is None:
                 return PipelineOutput(unmatched=True)
             message = matched
-        result = self.engine.process(message, position)
-        if not result.alerts and result.risk is None and not (result.late or result.redelivered):
+        result = self.engine.process(message, origin)
+        if (
+            not (result.alerts or result.risk is not None or result.late or result.redelivered)
+            and not result.duplicate
+        ):
             return _UNKNOWN_ASSET if result.unknown_asset else _NOTHING
         return PipelineOutput(
             alerts=result.alerts,
@@ -116,4 +121,5 @@ class RiskPipeline:
             late=result.late,
             unknown_asset=result.unknown_asset,
             redelivered=result.redelivered,
+            duplicate=result.duplicate,
         )

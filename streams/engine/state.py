@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from schemas import Alert, CapCertainty, RiskLevel, RiskState
 from streams.engine.config import EngineConfig
+from streams.engine.dedup import RecentIds
 from streams.engine.signals import (
     Factor,
     HotlinePressure,
@@ -134,7 +135,12 @@ class FamilyScore:
 
 @dataclass(slots=True)
 class AssetState:
-    """Everything the engine remembers about one asset."""
+    """Everything the engine remembers about one asset.
+
+    ``frontier`` maps each input source to the first offset not yet applied
+    when the state was last persisted (messages before it are redeliveries);
+    ``recent`` holds the ids of recently applied events (duplicates).
+    """
 
     asset_id: str
     watermark: float | None = None
@@ -145,7 +151,8 @@ class AssetState:
     published: list[Any] | None = None
     quiet: bool = True
     next_evaluation: float = 0.0
-    position: list[int] | None = None
+    frontier: dict[str, int] = field(default_factory=dict)
+    recent: RecentIds = field(default_factory=RecentIds)
 
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-able data (for the changelog-backed table)."""
@@ -159,7 +166,8 @@ class AssetState:
             "published": self.published,
             "quiet": self.quiet,
             "next_evaluation": self.next_evaluation,
-            "position": self.position,
+            "frontier": self.frontier,
+            "recent": self.recent.snapshot(),
         }
 
     @classmethod
@@ -175,7 +183,8 @@ class AssetState:
             published=data["published"],
             quiet=data["quiet"],
             next_evaluation=data["next_evaluation"],
-            position=data["position"],
+            frontier={str(k): int(v) for k, v in data["frontier"].items()},
+            recent=RecentIds.restore(data["recent"]),
         )
 
 
@@ -216,6 +225,7 @@ class EngineResult:
         late: True when the event was later than the allowed lateness (not applied).
         unknown_asset: True when the registry does not know the asset.
         redelivered: True when the input position was already applied (not applied again).
+        duplicate: True when the asset already applied an event with this id (dropped).
     """
 
     alerts: list[Alert] = field(default_factory=list)
@@ -223,3 +233,4 @@ class EngineResult:
     late: bool = False
     unknown_asset: bool = False
     redelivered: bool = False
+    duplicate: bool = False

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from schemas import Asset, InputLimits
-from streams.core.ingest import Forward, Ingest
+from streams.core.ingest import Accepted, Intake
 from streams.engine.config import load_config
 from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
@@ -119,8 +119,8 @@ def _first_position(coordinates: Any) -> tuple[float, float]:
     return float(node[0]), float(node[1])
 
 
-def _ingest() -> Ingest:
-    return Ingest(InputLimits(), dedup_horizon=timedelta(hours=1), dedup_max_ids=10_000_000)
+def _intake() -> Intake:
+    return Intake(InputLimits())
 
 
 def bench_engine(events: int, assets: int, seed: int, repeat: int = 3) -> dict[str, Any]:
@@ -131,21 +131,21 @@ def bench_engine(events: int, assets: int, seed: int, repeat: int = 3) -> dict[s
     now = datetime(2100, 1, 1, tzinfo=UTC)  # a replay: no future-time limit
 
     def decode_only() -> float:
-        ingest = _ingest()
+        intake = _intake()
         started = time.perf_counter()
         for raw in log.lines:
-            ingest.handle(raw, now)
+            intake.event(raw, now)
         return time.perf_counter() - started
 
     def decode_and_engine() -> tuple[float, int]:
-        ingest = _ingest()
+        intake = _intake()
         pipeline = RiskPipeline(registry, config)
         alerts = 0
         started = time.perf_counter()
         for raw in log.lines:
-            decision = ingest.handle(raw, now)
-            if isinstance(decision, Forward):
-                alerts += len(pipeline.handle(decision.event).alerts)
+            decision = intake.event(raw, now)
+            if isinstance(decision, Accepted):
+                alerts += len(pipeline.handle(decision.item).alerts)
         return time.perf_counter() - started, alerts
 
     decode_s = []

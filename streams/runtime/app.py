@@ -1,39 +1,47 @@
-"""Builds the Faust application from settings: topics, agents and web views.
+"""Builds the Faust application from settings: topics, agents, timers and web views.
 
-This is the thin shell around the pure logic in :mod:`streams.core.ingest`.
+This is the thin shell around the pure logic in :mod:`streams.core` and
+:mod:`streams.engine`; every agent is a small class in
+:mod:`streams.runtime.agents`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from streams.core.clock import Clock, SystemClock
-from streams.core.ingest import Ingest
+from streams.core.ingest import Intake
 from streams.core.riskview import RiskPicture
 from streams.core.settings import Settings
-from streams.core.topics import Topics
+from streams.core.topics import STATE_TABLE, Topics
 from streams.engine.config import EngineConfig, load_config
 from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
 from streams.runtime.agents.common import RAW, DeadLetters, ProducerOutbox
-from streams.runtime.agents.ingest import IngestAgent
-from streams.runtime.agents.risk import (
-    AckAgent,
-    EngineAgent,
-    MatchAgent,
-    RegistryFeed,
-    TableStateStore,
-)
-from streams.runtime.faust_compat import SharedTopicGlobalTable
+from streams.runtime.agents.consumer import FaustConsumerView
+from streams.runtime.agents.engine import EngineAgent
+from streams.runtime.agents.router import HotlineRouter
+from streams.runtime.agents.state import RegistryFeed, TableStateStore
+from streams.runtime.faust_compat import GridwatchApp, SharedTopicGlobalTable, patch_faust
+from streams.runtime.health import ProgressWatch
 from streams.runtime.metrics import FAUST_PREFIX, Metrics
 from streams.runtime.web import register_views
+
+log = logging.getLogger(__name__)
+
+STALL_EXIT_CODE = 70
+"""Exit status of a worker that found itself stalled (EX_SOFTWARE)."""
+
+STALL_EXIT_AFTER_S = 5.0
+"""How long a stalled worker answers 503 (for probes and scrapes to see) before it exits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +53,20 @@ class Gridwatch:
         settings: The settings it was built from.
         topics: Topic names.
         metrics: The worker's Prometheus metrics.
-        ingest: The ingest policy the agents apply.
         pipeline: Matching and the risk engine the agents drive.
+        engine: The engine agent.
+        router: The hotline router.
+        watch: The stall watch behind ``/health``.
     """
 
     app: Any
     settings: Settings
     topics: Topics
     metrics: Metrics
-    ingest: Ingest
     pipeline: RiskPipeline
+    engine: EngineAgent
+    router: HotlineRouter
+    watch: ProgressWatch
 
 
 def faust_broker_url(bootstrap: str) -> str:
@@ -69,7 +81,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     engine_config: EngineConfig | None = None,
 ) -> Gridwatch:
-    """Build the Faust app, its agents and its web views.
+    """Build the Faust app, its agents, timers and web views.
 
     Args:
         settings: Configuration.
@@ -80,7 +92,8 @@ def create_app(
     Returns:
         The wired application.
     """
-    app = faust.App(
+    patch_faust()
+    app = GridwatchApp(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
         store="memory://",
@@ -102,28 +115,24 @@ def create_app(
         producer_linger=0.005,
         producer_max_request_size=max(settings.max_message_bytes * 4, 1 << 20),
         consumer_max_fetch_size=max(settings.max_message_bytes * 16, 4 << 20),
+        # A SIGKILLed worker's partitions move after this, not after Faust's 60 s.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
+        broker_rebalance_timeout=max(30.0, settings.session_timeout_s * 3),
+        # The engine holds messages back for the event-time merge and
+        # acknowledges them itself; a rebalance must not wait for them (Faust
+        # re-delivers everything after the committed offsets anyway).
+        stream_wait_empty=False,
     )
-    topics = Topics(settings.topic_prefix)
+    topics = Topics.of(settings)
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
-    ingest = Ingest(
-        settings.input_limits,
-        dedup_horizon=timedelta(seconds=settings.dedup_horizon_s),
-        dedup_max_ids=settings.dedup_max_ids,
-    )
     wall_clock = clock if clock is not None else SystemClock()
     config = engine_config if engine_config is not None else load_config(settings.engine_config)
     pipeline = RiskPipeline(AssetRegistry([]), config)
-    picture = RiskPicture()
     outbox = ProducerOutbox(app)
-    dead_letters = DeadLetters(outbox, topics.dlq, metrics, wall_clock)
-
-    for role, name in (
-        ("sensor", topics.sensor),
-        ("hotline", topics.hotline),
-        ("inspection", topics.inspection),
-    ):
-        agent = IngestAgent(role, topics, ingest, metrics, wall_clock, outbox, dead_letters)
-        app.agent(app.topic(name, schema=RAW), name=f"gridwatch.ingest.{role}")(agent.run)
+    dead_letters = DeadLetters(outbox, topics.dlq, metrics)
+    consumer = FaustConsumerView(app)
+    intake = Intake(settings.input_limits)
 
     # The registry: a GlobalTable whose changelog *is* the compacted assets topic.
     assets_topic = app.topic(topics.assets, partitions=1, compacting=True, schema=RAW)
@@ -131,46 +140,116 @@ def create_app(
     registry_feed.read_from(
         _shared_global_table(app, "gridwatch-assets", assets_topic, 1, registry_feed.on_record)
     )
-
     # The risk picture: every worker reads the whole compacted risk topic. Faust
     # calls this for every record it reads, during recovery and afterwards; the
     # table's own contents are not relied on (a GlobalTable fed by another
     # producer does not apply standby records promptly).
+    picture = RiskPicture()
+
     async def on_risk_record(event: Any) -> None:
         picture.apply(event.key, event.value)
 
     risk_topic = app.topic(topics.risk, partitions=settings.partitions, compacting=True, schema=RAW)
     _shared_global_table(app, "gridwatch-risk", risk_topic, settings.partitions, on_risk_record)
-
     state_table = app.Table(
-        "gridwatch-asset-state",
+        STATE_TABLE,
         partitions=settings.partitions,
         # Keys go to the partition the producer's partitioner picks, the same
-        # as the per-asset stream's, so an asset's state sits with its events.
+        # as the inputs', so an asset's state sits with its events.
         use_partitioner=True,
         schema=RAW,
         key_type=bytes,
         value_type=bytes,
     )
-    store = TableStateStore(state_table)
+    store = TableStateStore(state_table, settings.topic_prefix)
     pipeline.engine.store = store
 
-    matcher = MatchAgent(topics, pipeline, registry_feed, metrics, outbox, dead_letters)
-    acks = AckAgent(settings, topics, wall_clock, outbox, dead_letters)
-    engine = EngineAgent(
-        topics, pipeline, store, registry_feed, metrics, wall_clock, outbox, dead_letters
+    watched = (
+        topics.sensor,
+        topics.inspection,
+        topics.acks,
+        topics.hotline,
+        topics.events_by_asset,
     )
-    app.agent(app.topic(topics.hotline_unmatched, schema=RAW), name="gridwatch.match")(matcher.run)
-    app.agent(app.topic(topics.acks, schema=RAW), name="gridwatch.acks")(acks.run)
-    app.agent(app.topic(topics.events_by_asset, schema=RAW), name="gridwatch.risk")(engine.run)
-    app.on_partitions_revoked.connect(engine.on_partitions_revoked)
 
-    register_views(app, metrics, picture)
+    def generation() -> int | None:
+        value = getattr(app, "consumer_generation_id", None)
+        return None if value is None else int(value)
+
+    watch = ProgressWatch(settings.stall_timeout_s, watched)
+    router = HotlineRouter(
+        topics, settings.partitions, intake, pipeline, registry_feed, metrics, wall_clock,
+        outbox, dead_letters, consumer, heartbeat_s=settings.idle_wait_s / 2,
+        observe=watch.observe, generation=generation,
+    )  # fmt: skip
+    engine = EngineAgent(
+        topics, settings.partitions, intake, pipeline, store, registry_feed, metrics, wall_clock,
+        outbox, dead_letters, consumer,
+        idle_wait_s=settings.idle_wait_s, max_wait_s=settings.max_wait_s, observe=watch.observe,
+        generation=generation, flush=lambda: app.producer.flush(),
+    )  # fmt: skip
+
+    app.agent(app.topic(topics.hotline, schema=RAW), name="gridwatch.route")(router.run)
+    inputs = app.topic(
+        topics.sensor, topics.inspection, topics.acks, topics.events_by_asset, schema=RAW
+    )
+    app.agent(inputs, name="gridwatch.engine")(engine.run)
+
+    async def revoked(*args: Any, **kwargs: Any) -> None:
+        consumer.forget()
+        await router.on_partitions_revoked()
+        await engine.on_partitions_revoked()
+
+    async def assigned(*args: Any, **kwargs: Any) -> None:
+        await router.on_partitions_assigned()
+        await engine.on_partitions_assigned()
+
+    app.on_partitions_revoked.connect(revoked)
+    app.on_partitions_assigned.connect(assigned)
+    app.timer(interval=min(0.05, settings.idle_wait_s / 4))(engine.tick)
+    app.timer(interval=router.heartbeat_s)(router.heartbeat)
+    app.timer(interval=1.0)(_stall_check(app, watch, metrics, consumer, settings))
+
+    register_views(app, metrics, picture, watch)
     # Faust's own sensor metrics (faust_*) in the same registry, served by /metrics.
     setup_prometheus_sensors(
         app, pattern="/faust/metrics", registry=metrics.registry, name_prefix=FAUST_PREFIX
     )
-    return Gridwatch(app, settings, topics, metrics, ingest, pipeline)
+    return Gridwatch(app, settings, topics, metrics, pipeline, engine, router, watch)
+
+
+def _stall_check(
+    app: Any,
+    watch: ProgressWatch,
+    metrics: Metrics,
+    consumer: FaustConsumerView,
+    settings: Settings,
+) -> Callable[[], Awaitable[None]]:
+    async def check() -> None:
+        now = time.time()
+        if app.rebalancing or (app.tables is not None and app.tables.recovery.in_recovery):
+            watch.pause(now)
+            metrics.stalled_partitions.set(0)
+            return
+        assigned = {topic: consumer.assigned(topic) for topic in watch.topics}
+        stalls = await watch.check(now, consumer, assigned)
+        metrics.stalled_partitions.set(len(stalls))
+        if not stalls:
+            first_seen.clear()
+            return
+        reasons = "; ".join(stall.describe() for stall in stalls)
+        if not first_seen:
+            first_seen.append(now)
+            log.error("worker stalled: %s; /health answers 503", reasons)
+        elif now - first_seen[0] >= STALL_EXIT_AFTER_S:
+            log.critical("worker stalled (%s); exiting so that a supervisor restarts it", reasons)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            # Faust's own stop can hang on the very thing that stalled: leave now.
+            os._exit(STALL_EXIT_CODE)
+
+    first_seen: list[float] = []
+    return check
 
 
 def _shared_global_table(
@@ -179,7 +258,7 @@ def _shared_global_table(
     """A GlobalTable whose changelog is one of our compacted topics.
 
     It keeps reading every partition after recovery: the records come from
-    producers outside this table (assets load, the risk agents); ``on_record``
+    producers outside this table (assets load, the engine agents); ``on_record``
     sees each of them.
     """
     return app.GlobalTable(

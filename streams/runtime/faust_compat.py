@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import faust
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
 
 class SharedTopicGlobalTable(faust.GlobalTable):
@@ -19,3 +24,49 @@ class SharedTopicGlobalTable(faust.GlobalTable):
         if self._changelog_topic is not None:
             return str(self._changelog_topic.get_topic_name())
         return str(super()._changelog_topic_name())
+
+
+class IdempotentProducer(AIOKafkaProducer):
+    """Faust's aiokafka producer with idempotence on, as Kafka Streams' producers are.
+
+    faust-streaming turns idempotence on only for exactly-once transactions; a
+    plain producer may then write a retried batch twice, or reorder batches of
+    one partition after a broker restart. With idempotence every batch lands
+    once and in order (and ``acks=all``, which idempotence requires).
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class GridwatchApp(faust.App):
+    """The Faust app with an idempotent producer."""
+
+    def _new_producer(self) -> Any:
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
+async def _seek_to_committed_or_beginning(self: Any) -> Mapping[Any, int]:
+    """Seek every assigned partition to its committed offset, or to its start if it has none.
+
+    faust-streaming drops records it has already taken from aiokafka when a
+    rebalance stops the flow mid-batch, and relies on seeking back to the
+    committed offsets to fetch them again. aiokafka's ``seek_to_committed``
+    seeks only partitions with a committed offset above 0, so a partition
+    never committed (a new group, a quiet input) keeps its advanced position
+    and those records are never delivered: the worker looks ready and never
+    consumes them (seen here after repeated SIGKILLs, and on fresh workers
+    started on a backlog). Partitions without a committed offset are sent to
+    their beginning, which is what ``auto_offset_reset="earliest"`` means.
+    """
+    consumer = self._ensure_consumer()
+    committed: Mapping[Any, int] = await self.call_thread(consumer.seek_to_committed)
+    unset = [tp for tp, offset in committed.items() if offset is None or offset <= 0]
+    if unset:
+        await self.call_thread(consumer.seek_to_beginning, *unset)
+    return committed
+
+
+def patch_faust() -> None:
+    """Install the workarounds that cannot be subclasses (idempotent)."""
+    AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]  # the fix replaces the method

@@ -46,23 +46,13 @@ class Metrics:
         )
         self.duplicates = Counter(
             "gridwatch_duplicates_dropped_total",
-            "Valid events dropped because their event_id was already seen, by kind.",
+            "Valid events dropped because their asset already applied that event_id, by kind.",
             ["kind"],
-            registry=registry,
-        )
-        self.hotline_unmatched = Counter(
-            "gridwatch_hotline_unmatched_total",
-            "Hotline cases without asset_id, sent to the holding path.",
             registry=registry,
         )
         self.unknown_service_codes = Counter(
             "gridwatch_hotline_unknown_service_code_total",
             "Hotline cases with a service_code gridwatch does not know (kept, not rejected).",
-            registry=registry,
-        )
-        self.dedup_ids = Gauge(
-            "gridwatch_dedup_remembered_ids",
-            "Event ids held by the duplicate filter of this worker.",
             registry=registry,
         )
         self.hotline_matches = Counter(
@@ -144,6 +134,37 @@ class Metrics:
             "gridwatch_engine_processing_seconds",
             "Time the risk engine takes for one event of the per-asset stream.",
             buckets=_PROCESSING_BUCKETS,
+            registry=registry,
+        )
+        self.rerouted = Counter(
+            "gridwatch_rerouted_events_total",
+            "Events that arrived on another partition than their asset's (keyed or partitioned "
+            "differently from asset_id): forwarded, and applied on arrival without ordering.",
+            registry=registry,
+        )
+        self.stragglers = Counter(
+            "gridwatch_stragglers_total",
+            "Events out of event-time order in their own input, applied on arrival.",
+            registry=registry,
+        )
+        self.merge_waiting = Gauge(
+            "gridwatch_merge_waiting_events",
+            "Events held by the event-time merge until every input has moved past them.",
+            registry=registry,
+        )
+        self.merge_passed_over = Counter(
+            "gridwatch_merge_passed_over_total",
+            "Times an input that showed no progress for GRIDWATCH_MAX_WAIT_S was passed over.",
+            registry=registry,
+        )
+        self.progress_markers = Counter(
+            "gridwatch_progress_markers_total",
+            "Progress markers the hotline router sent to the repartition topic.",
+            registry=registry,
+        )
+        self.stalled_partitions = Gauge(
+            "gridwatch_stalled_partitions",
+            "Assigned input partitions with lag and no progress for GRIDWATCH_STALL_TIMEOUT_S.",
             registry=registry,
         )
         self.ingest_seconds = Histogram(

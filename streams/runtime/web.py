@@ -9,14 +9,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import RiskState
 from streams.core.riskview import QueryError, RiskPicture, RiskQuery
+from streams.runtime.health import ProgressWatch
 from streams.runtime.metrics import LEVELS, Metrics
 
 
-def health_report(app: Any) -> tuple[bool, dict[str, Any]]:
+def health_report(app: Any, watch: ProgressWatch | None = None) -> tuple[bool, dict[str, Any]]:
     """Return (ready, body) for ``GET /health``.
 
-    Ready means the consumer has partitions assigned and is not in the middle
-    of a rebalance or table recovery.
+    Ready means the consumer has partitions assigned, is not in the middle of a
+    rebalance or table recovery, and every assigned partition with lag is
+    making progress (see :mod:`streams.runtime.health`).
     """
     assigned = (
         sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
@@ -25,33 +27,46 @@ def health_report(app: Any) -> tuple[bool, dict[str, Any]]:
     )
     rebalancing = bool(app.rebalancing)
     recovering = bool(app.tables.recovery.in_recovery) if app.tables is not None else False
-    ready = bool(assigned) and not rebalancing and not recovering
-    return ready, {
-        "status": "ready" if ready else "starting",
+    stalls = list(watch.stalls) if watch is not None else []
+    ready = bool(assigned) and not rebalancing and not recovering and not stalls
+    if stalls:
+        status = "stalled"
+    elif ready:
+        status = "ready"
+    else:
+        status = "starting"
+    body: dict[str, Any] = {
+        "status": status,
         "assigned_partitions": len(assigned),
         "rebalancing": rebalancing,
         "recovering": recovering,
     }
+    if stalls:
+        body["reason"] = "; ".join(stall.describe() for stall in stalls)
+    return ready, body
 
 
 def _state_json(state: RiskState) -> dict[str, Any]:
     return dict(orjson.loads(orjson.dumps(state.model_dump(mode="python", exclude_none=True))))
 
 
-def register_views(app: Any, metrics: Metrics, picture: RiskPicture) -> None:
+def register_views(
+    app: Any, metrics: Metrics, picture: RiskPicture, watch: ProgressWatch | None = None
+) -> None:
     """Attach the HTTP API to the worker's web server.
 
     Args:
         app: The Faust app.
         metrics: Where the gauges of the risk picture go.
         picture: The risk picture this worker holds (fed from the risk topic).
+        watch: The stall watch behind ``/health``.
     """
 
     def error(web: Any, status: int, message: str, **extra: Any) -> Any:
         return web.json({"error": message, "status": status, **extra}, status=status)
 
     async def health(web: Any, request: Any) -> Any:
-        ready, body = health_report(app)
+        ready, body = health_report(app, watch)
         return web.json(body, status=200 if ready else 503)
 
     async def prometheus_metrics(web: Any, request: Any) -> Any:

@@ -8,6 +8,7 @@ from faust.worker import Worker
 from rich.console import Console
 
 from streams.broker.admin import ensure_topics, wait_for_broker
+from streams.broker.preflight import check_group, check_state_owner, partition_count
 from streams.core.settings import Settings
 from streams.core.topics import Topics
 from streams.runtime.app import create_app
@@ -19,19 +20,33 @@ def run_worker(settings: Settings, console: Console | None = None) -> None:
     """Create missing topics (unless disabled) and run a worker until stopped.
 
     Blocks; SIGINT/SIGTERM stop the worker cleanly (Faust's own handling).
+
+    Raises:
+        BrokerUnavailableError: No broker answered.
+        PreflightError: The topics or the group belong to another deployment, or
+            the inputs are not co-partitioned.
     """
     out = console if console is not None else Console(stderr=True)
     wait_for_broker(settings.bootstrap, timeout_s=30.0)
     if settings.create_topics:
         outcomes = ensure_topics(
             settings.bootstrap,
-            Topics(settings.topic_prefix).specs(settings.partitions),
+            Topics.of(settings).specs(settings.partitions),
             settings.partitions,
             settings.replication_factor,
         )
         created = [o.name for o in outcomes if o.created]
         if created:
             out.print(f"created topics: {', '.join(created)}")
+    check_group(settings)
+    check_state_owner(settings)
+    partitions = partition_count(settings)
+    if partitions != settings.partitions:
+        out.print(
+            f"the topics have {partitions} partitions (GRIDWATCH_PARTITIONS says "
+            f"{settings.partitions}); using {partitions}"
+        )
+        settings = settings.model_copy(update={"partitions": partitions})
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     gridwatch = create_app(settings)
     worker = Worker(

@@ -124,19 +124,24 @@ def test_sent_uses_event_time_with_numeric_offset():
     assert alert.sent <= datetime.fromisoformat(gas_leak().events[-1]["event_time"])
 
 
-def test_redelivered_positions_are_applied_once():
+def test_redelivered_messages_are_applied_once():
     scenario = gas_leak()
     once = RiskPipeline(registry_of(scenario.assets), load_config())
     twice = RiskPipeline(registry_of(scenario.assets), load_config())
     events = [EVENT_ADAPTER.validate_python(w) for w in scenario.events]
-    expected = [a for i, e in enumerate(events) for a in once.handle(e, (2, i)).alerts]
+    expected = [a for i, e in enumerate(events) for a in once.handle(e, ("sensor", i)).alerts]
     got: list[Alert] = []
     for i, event in enumerate(events):
-        got.extend(twice.handle(event, (2, i)).alerts)
-        if i % 5 == 4:  # a crash: the last five are delivered again
+        got.extend(twice.handle(event, ("sensor", i)).alerts)
+        if i % 5 == 4:
+            # Persisted with the frontier after offset i-2; then a crash: the last
+            # five are delivered again (two before the frontier, three after it).
+            for state in twice.engine.drain_dirty({"sensor": i - 1}):
+                twice.engine.store.put(state.asset_id, AssetState.restore(state.snapshot()))
             for j in range(i - 4, i + 1):
-                output = twice.handle(events[j], (2, j))
-                assert output.redelivered
+                output = twice.handle(events[j], ("sensor", j))
+                assert output.redelivered == (j < i - 1)
+                assert output.duplicate == (j >= i - 1)
                 assert output.alerts == []
     assert [encode(a) for a in got] == [encode(a) for a in expected]
 

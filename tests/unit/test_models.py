@@ -160,7 +160,6 @@ def test_dead_letter_keeps_the_original_bytes():
         offset=41,
         key_b64=base64.b64encode(b"wm-001").decode(),
         value_b64=base64.b64encode(original).decode(),
-        dead_lettered_at=SENT,
     )
     decoded = decode_model(encode(letter), DeadLetter)
     assert decoded.original_value() == original

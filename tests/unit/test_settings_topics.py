@@ -49,7 +49,11 @@ def test_specs_cover_every_product_topic():
     public = {spec.name for spec in specs if not spec.internal}
     assert public == PRODUCT_TOPICS
     compacted = {spec.name for spec in specs if spec.compacted}
-    assert compacted == {"gridwatch.assets", "gridwatch.risk"}
+    assert compacted == {
+        "gridwatch.assets",
+        "gridwatch.risk",
+        "gridwatch.app-asset-state-changelog",
+    }
     for name in ("sensor", "hotline", "inspection", "alerts", "risk"):
         assert next(s for s in specs if s.name == f"gridwatch.{name}").partitions == 4
 
@@ -57,6 +61,21 @@ def test_specs_cover_every_product_topic():
 def test_internal_topics_share_the_prefix():
     topics = Topics("t1.")
     assert all(spec.name.startswith("t1.") for spec in topics.specs(2))
+
+
+def test_the_application_id_follows_the_topic_prefix(monkeypatch):
+    for name in ("TOPIC_PREFIX", "APP_ID"):
+        monkeypatch.delenv(f"GRIDWATCH_{name}", raising=False)
+    assert Settings().app_id == "gridwatch.app"
+    assert Settings(topic_prefix="city1.").app_id == "city1.app"
+    assert Settings(topic_prefix="city1.", app_id="ops").app_id == "ops"
+    monkeypatch.setenv("GRIDWATCH_TOPIC_PREFIX", "east.")
+    settings = Settings()
+    assert settings.app_id == "east.app"
+    internal = {spec.name for spec in Topics.of(settings).specs(4) if spec.internal}
+    assert internal == {"east.app-events-by-asset", "east.app-asset-state-changelog"}
+    # Two prefixes never share an application id, so never state.
+    assert Settings(topic_prefix="a.").app_id != Settings(topic_prefix="a").app_id
 
 
 def test_faust_broker_url():

@@ -8,18 +8,21 @@ message objects and send through an :class:`Outbox`; the Faust app wires their
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
 import faust
+from aiokafka.partitioner import murmur2
 
 from schemas import DeadLetter, DecodeError, encode
-from streams.core.clock import Clock
 from streams.runtime.metrics import Metrics
 
 # Agents see and send bytes; the one codec (schemas.codec) does all decoding.
 RAW: Any = faust.Schema(
     key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
+
+Headers = Sequence[tuple[str, bytes]]
 
 
 class Message(Protocol):
@@ -31,69 +34,144 @@ class Message(Protocol):
     key: bytes | None
     value: bytes | None
     timestamp: float
+    headers: Any
+
+
+def is_stale(message: Message, generation: int | None) -> bool:
+    """Whether ``message`` was fetched in an earlier group generation than ``generation``.
+
+    After a rebalance Faust seeks every partition back to its committed offset
+    and delivers again; a message fetched before it may still come out of a
+    buffer, and handling it would let later offsets overtake earlier ones.
+    """
+    fetched_in = getattr(message, "generation_id", None)
+    return generation is not None and fetched_in is not None and fetched_in != generation
+
+
+def headers_of(message: Message) -> Headers:
+    """A message's headers as ``(name, bytes)`` pairs, whatever form the client gave them."""
+    headers = getattr(message, "headers", None)
+    if not headers:
+        return ()
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers)
 
 
 class Outbox(Protocol):
     """Where agents send records."""
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, timestamp: float | None = None
-    ) -> None:
-        """Send one record (``timestamp`` in epoch seconds, None for now)."""
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        timestamp: float | None = None,
+        partition: int | None = None,
+        headers: Headers | None = None,
+    ) -> Awaitable[Any]:
+        """Hand one record to the producer; await the result for the broker's acknowledgement."""
         ...
 
 
 class ProducerOutbox:
-    """Sends straight to the Faust app's producer.
+    """Sends straight to the Faust app's (idempotent) producer.
 
-    Faust's ``Topic.send`` costs several times more per message. Delivery is
-    still at-least-once, because Faust flushes the producer before it commits
-    consumer offsets.
+    Faust's ``Topic.send`` costs several times more per message. Every record an
+    agent sends is in the producer before the agent acknowledges the input that
+    caused it, and Faust flushes the producer before it commits offsets.
     """
 
     def __init__(self, app: Any) -> None:
         self._app = app
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, timestamp: float | None = None
-    ) -> None:
-        """Hand one record to the producer."""
-        await self._app.producer.send(topic, key, value, None, timestamp, None)
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        timestamp: float | None = None,
+        partition: int | None = None,
+        headers: Headers | None = None,
+    ) -> Awaitable[Any]:
+        """Hand one record to the producer; the result resolves once the broker has it."""
+        future: Awaitable[Any] = await self._app.producer.send(
+            topic, key, value, partition, timestamp, list(headers) if headers else None
+        )
+        return future
 
 
 def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
-def dead_letter_for(message: Message, error: DecodeError, clock: Clock) -> DeadLetter:
-    """Build the dead-letter record of a rejected Kafka message."""
-    timestamp = getattr(message, "timestamp", None)
+def dead_letter_for(
+    error: DecodeError,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int | None,
+    key: bytes | None,
+    value: bytes | None,
+) -> DeadLetter:
+    """The dead letter of a rejected message: only the message and the reason, no clock."""
     return DeadLetter(
         reason=error.reason,
         detail=error.detail,
         errors=error.errors,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=None if timestamp is None else int(timestamp * 1000),
-        key_b64=_b64(message.key),
-        value_b64=_b64(message.value),
-        dead_lettered_at=clock.now(),
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp_ms=timestamp_ms,
+        key_b64=_b64(key),
+        value_b64=_b64(value),
     )
+
+
+def timestamp_ms(message: Message) -> int | None:
+    """A Faust message's timestamp (float seconds) in epoch milliseconds."""
+    timestamp = getattr(message, "timestamp", None)
+    return None if timestamp is None else round(timestamp * 1000)
 
 
 class DeadLetters:
     """Counts a rejected message and sends it to the dead-letter topic, keyed as it came."""
 
-    def __init__(self, outbox: Outbox, dlq: str, metrics: Metrics, clock: Clock) -> None:
+    def __init__(self, outbox: Outbox, dlq: str, metrics: Metrics) -> None:
         self._outbox = outbox
         self._dlq = dlq
         self._metrics = metrics
-        self._clock = clock
 
-    async def send(self, message: Message, error: DecodeError, source: str) -> None:
+    async def send(self, message: Message, error: DecodeError, source: str) -> Awaitable[Any]:
         """Dead-letter ``message`` for ``error``; ``source`` labels the counter."""
-        self._metrics.dead_letters.labels(error.reason.value, source).inc()
-        await self._outbox.send(
-            self._dlq, message.key, encode(dead_letter_for(message, error, self._clock))
+        return await self.send_letter(
+            dead_letter_for(
+                error,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                timestamp_ms=timestamp_ms(message),
+                key=message.key,
+                value=message.value,
+            ),
+            source,
         )
+
+    async def send_letter(self, letter: DeadLetter, source: str) -> Awaitable[Any]:
+        """Count and send a dead letter built elsewhere."""
+        self._metrics.dead_letters.labels(letter.reason.value, source).inc()
+        return await self._outbox.send(self._dlq, letter.original_key(), encode(letter))
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition a key's records go to: Kafka's default partitioner (murmur2).
+
+    Java clients, kafka-python and aiokafka all partition this way, so an
+    asset's events on every input topic, its state and its repartitioned
+    hotline cases meet on one partition number.
+    """
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions

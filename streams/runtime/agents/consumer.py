@@ -1,0 +1,103 @@
+"""What agents ask of the Kafka consumer: assignment, high watermarks, positions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Protocol
+
+
+class ConsumerView(Protocol):
+    """The consumer's view of the partitions this worker holds."""
+
+    def assigned(self, topic: str) -> set[int]:
+        """Partitions of ``topic`` assigned to this worker."""
+        ...
+
+    def highwater(self, topic: str, partition: int) -> tuple[int, float] | None:
+        """The partition's end offset as of the last fetch, and that fetch's wall time.
+
+        None while no fetch response for the partition arrived yet. The time
+        matters: a partition whose records wait in the client is not fetched
+        again until they are taken, so its end offset can be seconds old.
+        """
+        ...
+
+    def start_offset(self, topic: str, partition: int) -> int | None:
+        """Where consumption of the partition started: its committed offset (None: unknown).
+
+        Unlike the fetch position, which runs ahead of what the agents have
+        received, this tells whether anything at all is to come: nothing is when
+        it is at the high watermark. Never blocks: an answer that needs the
+        broker is looked up in the background and None until then.
+        """
+        ...
+
+
+class FaustConsumerView:
+    """:class:`ConsumerView` over a Faust app's consumer."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._earliest: dict[tuple[str, int], int] = {}
+        self._asking: dict[tuple[str, int], asyncio.Future[None]] = {}
+
+    def _consumer(self) -> Any | None:
+        # The consumer exists once the app started; before that nothing is assigned.
+        return getattr(self._app, "_consumer", None)
+
+    def assigned(self, topic: str) -> set[int]:
+        """Partitions of ``topic`` assigned to this worker."""
+        consumer = self._consumer()
+        if consumer is None:
+            return set()
+        return {tp.partition for tp in consumer.assignment() if tp.topic == topic}
+
+    def highwater(self, topic: str, partition: int) -> tuple[int, float] | None:
+        """The partition's end offset as of the last fetch, and that fetch's wall time."""
+        from faust.types import TP
+
+        consumer = self._consumer()
+        if consumer is None:
+            return None
+        tp = TP(topic, partition)
+        with contextlib.suppress(Exception):  # unknown partition, consumer restarting
+            client = consumer._thread._ensure_consumer()  # the aiokafka consumer
+            value = client.highwater(tp)
+            fetched_ms = client.last_poll_timestamp(tp)
+            if value is None or fetched_ms is None:
+                return None
+            return int(value), fetched_ms / 1000.0
+        return None
+
+    def start_offset(self, topic: str, partition: int) -> int | None:
+        """The partition's committed offset, or its first offset when nothing is committed."""
+        from faust.types import TP
+
+        consumer = self._consumer()
+        if consumer is None:
+            return None
+        tp = TP(topic, partition)
+        # Faust records the committed offsets it seeks to after every assignment
+        # (None stands for "none, or 0"); then the log's start is where it began.
+        committed = consumer._committed_offset.get(tp)  # no public accessor
+        if committed is not None:
+            return int(committed)
+        key = (topic, partition)
+        known = self._earliest.get(key)
+        if known is None and key not in self._asking:
+            self._asking[key] = asyncio.ensure_future(self._ask_earliest(consumer, tp, key))
+        return known
+
+    async def _ask_earliest(self, consumer: Any, tp: Any, key: tuple[str, int]) -> None:
+        try:
+            with contextlib.suppress(Exception):  # unknown partition, consumer restarting
+                value = (await consumer.earliest_offsets(tp)).get(tp)
+                if value is not None:
+                    self._earliest[key] = int(value)
+        finally:
+            self._asking.pop(key, None)
+
+    def forget(self) -> None:
+        """Drop what was learnt of partitions (after a rebalance)."""
+        self._earliest.clear()

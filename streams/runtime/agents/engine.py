@@ -1,0 +1,490 @@
+"""The engine agent: each partition's inputs, merged in event time, through the risk engine.
+
+It reads partition ``p`` of the sensor, inspection and acks topics directly and
+of the repartition topic (hotline cases and progress markers), validates what
+it reads, and merges everything per partition in event time
+(:class:`~streams.core.task.PartitionTask`) before the engine applies it, so
+the alerts do not depend on how the inputs interleave on arrival.
+
+Crash safety, per batch: the alerts, risk states and dead letters an item
+causes are acknowledged by the broker *before* the asset states are written
+to the changelog-backed table (stamped with the task's frontier), and an input
+message is acknowledged only once everything before it in its partition is
+finished. After a crash the worker resumes from the committed offsets with the
+persisted states: a message before an asset's frontier was applied and is
+skipped, anything later is applied again and gives the same bytes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas import DeadLetterReason, DecodeError, HotlineCase, encode
+from streams.core.clock import Clock
+from streams.core.ingest import Accepted, Intake, Item, item_id
+from streams.core.repartition import (
+    Forwarded,
+    Origin,
+    Progress,
+    RepartitionFormatError,
+    forward_headers,
+    read,
+)
+from streams.core.task import (
+    DIRECT_SOURCES,
+    Admission,
+    PartitionTask,
+    Pending,
+    hotline_source,
+)
+from streams.core.topics import Topics
+from streams.engine.pipeline import RiskPipeline
+from streams.runtime.agents.acks import OrderedAcks
+from streams.runtime.agents.common import (
+    DeadLetters,
+    Message,
+    Outbox,
+    dead_letter_for,
+    headers_of,
+    is_stale,
+    partition_for,
+    timestamp_ms,
+)
+from streams.runtime.agents.consumer import ConsumerView
+from streams.runtime.agents.state import RegistryFeed, TableStateStore
+from streams.runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+BATCH_WITHIN_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """What the agent needs to finish a merged item: its Kafka message and its origin.
+
+    Attributes:
+        partition: The (topic, partition) of the message to acknowledge.
+        offset: Its offset.
+        origin: Where the event entered gridwatch (for a late event's dead letter).
+        value: The event's original bytes (likewise).
+    """
+
+    partition: Any
+    offset: int
+    origin: Origin
+    value: bytes | None
+
+
+@dataclass
+class _Batch:
+    """What one round produced: broker futures, and messages to finish after persisting."""
+
+    sent: list[Awaitable[Any]] = field(default_factory=list)
+    finish: list[tuple[Any, int]] = field(default_factory=list)
+
+
+class EngineAgent:
+    """Merges each partition's inputs in event time and runs them through the engine.
+
+    Args:
+        topics: Topic names.
+        partitions: Partitions of every input (co-partitioned).
+        intake: Validation.
+        pipeline: Matching and the engine (its store is ``store``).
+        store: The changelog-backed state store.
+        registry: The registry feed.
+        metrics: The worker's metrics.
+        clock: Wall clock (future-time limit).
+        outbox: Where records go.
+        dead_letters: Where rejected messages go.
+        consumer: High watermarks, for telling a quiet input from a lagging one.
+        idle_wait_s: See :class:`~streams.core.merge.EventTimeMerge`.
+        max_wait_s: See :class:`~streams.core.merge.EventTimeMerge`.
+        observe: Told of every message received (topic, partition, offset, wall time).
+        generation: The consumer's current group generation; a message fetched in an
+            earlier one is stale (Faust delivers it again from the committed offset).
+        flush: Waits until the producer has delivered everything handed to it.
+        wall: Wall-clock seconds (injected by tests).
+    """
+
+    def __init__(
+        self,
+        topics: Topics,
+        partitions: int,
+        intake: Intake,
+        pipeline: RiskPipeline,
+        store: TableStateStore,
+        registry: RegistryFeed,
+        metrics: Metrics,
+        clock: Clock,
+        outbox: Outbox,
+        dead_letters: DeadLetters,
+        consumer: ConsumerView,
+        *,
+        idle_wait_s: float,
+        max_wait_s: float | None,
+        observe: Callable[[str, int, int, float], None] | None = None,
+        generation: Callable[[], int | None] = lambda: None,
+        wall: Callable[[], float] = time.time,
+        flush: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        self._topics = topics
+        self._partitions = partitions
+        self._intake = intake
+        self._pipeline = pipeline
+        self._store = store
+        self._registry = registry
+        self._metrics = metrics
+        self._clock = clock
+        self._outbox = outbox
+        self._dead_letters = dead_letters
+        self._consumer = consumer
+        self._idle_wait_s = idle_wait_s
+        self._max_wait_s = max_wait_s
+        self._observe = observe
+        self._generation = generation
+        self._wall = wall
+        self._flush = flush
+        # False between a revocation and the next assignment: nothing is handled
+        # then, so no state is written for partitions another worker may now own.
+        self._accepting = True
+        self._roles = {
+            topics.sensor: "sensor",
+            topics.inspection: "inspection",
+            topics.acks: "acks",
+            topics.events_by_asset: "repartition",
+        }
+        self._direct_topics = {"sensor": topics.sensor, "inspection": topics.inspection,
+                               "acks": topics.acks}  # fmt: skip
+        self.tasks: dict[int, PartitionTask[Ticket]] = {}
+        self.acks = OrderedAcks(lambda handle: handle.ack())
+        self.lock = asyncio.Lock()
+        self._passed_over = 0
+        self._engine_events = {
+            kind: metrics.engine_events.labels(kind)
+            for kind in ("sensor", "hotline", "inspection", "ack")
+        }
+        self._received = {
+            role: metrics.messages_received.labels(role)
+            for role in ("sensor", "inspection", "acks", "internal")
+        }
+
+    # -- the Faust side
+
+    async def run(self, stream: Any) -> None:
+        """The Faust agent loop: batches of up to ``BATCH_SIZE`` or ``BATCH_WITHIN_S``."""
+        async for events in stream.noack_take(BATCH_SIZE, BATCH_WITHIN_S):
+            await self.handle_batch(events)
+
+    async def tick(self) -> None:
+        """Release what waited for a quiet input (called on a short timer)."""
+        async with self.lock:
+            if self._accepting and any(task.waiting() for task in self.tasks.values()):
+                await self._finish_round(_Batch(), self._wall())
+
+    async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
+        """Stop, deliver what was written, and forget every task.
+
+        Faust flushes its producer before it tells agents of a revocation; a
+        batch that was still running wrote after that flush, so flush again:
+        the next owner of a partition must find every state written here in the
+        changelog when it recovers, or a late write could overwrite its own.
+        After the rebalance Faust delivers again from the committed offsets.
+        """
+        async with self.lock:
+            self._accepting = False
+            if self._flush is not None:
+                await self._flush()
+            self.tasks.clear()
+            self.acks.clear()
+            self._store.forget()
+            self._pipeline.engine.dirty.clear()
+
+    async def on_partitions_assigned(self, *args: Any, **kwargs: Any) -> None:
+        """Handle messages again (those of the new generation)."""
+        async with self.lock:
+            self._accepting = True
+
+    # -- one batch
+
+    async def handle_batch(self, events: Iterable[Any]) -> None:
+        """Take a batch of Faust events (messages with ``ack()``) through the merge."""
+        async with self.lock:
+            if not self._accepting:
+                return  # a rebalance is running: Faust delivers these again afterwards
+            self._registry.refresh()
+            batch = _Batch()
+            now = self._wall()
+            generation = self._generation()
+            for event in events:
+                message: Message = event.message
+                if is_stale(message, generation):
+                    continue  # fetched before a rebalance: delivered again from the commit
+                tp = (message.topic, message.partition)
+                self.acks.track(tp, message.offset, event)
+                if self._observe is not None:
+                    self._observe(message.topic, message.partition, message.offset, now)
+                role = self._roles.get(message.topic)
+                task = self._task(message.partition, now)
+                if role == "repartition":
+                    self._received["internal"].inc()
+                    await self._internal(task, message, now, batch)
+                elif role is not None:
+                    self._received[role].inc()
+                    await self._direct(task, role, message, now, batch)
+                else:  # pragma: no cover - the agent subscribes to these topics only
+                    batch.finish.append((tp, message.offset))
+            await self._finish_round(batch, now)
+
+    def _task(self, partition: int, now: float) -> PartitionTask[Ticket]:
+        task = self.tasks.get(partition)
+        if task is None:
+            task = PartitionTask(
+                partition,
+                self._partitions,
+                idle_wait_s=self._idle_wait_s,
+                max_wait_s=self._max_wait_s,
+                now=now,
+            )
+            self.tasks[partition] = task
+        return task
+
+    async def _direct(
+        self, task: PartitionTask[Ticket], role: str, message: Message, now: float, batch: _Batch
+    ) -> None:
+        tp = (message.topic, message.partition)
+        if task.is_buffered(role, message.offset):
+            return  # delivered twice while waiting in the merge: both finish together
+        task.seen(role, message.offset)
+        decide = self._intake.ack if role == "acks" else self._intake.event
+        decision = decide(message.value, self._clock.now())
+        if not isinstance(decision, Accepted):
+            batch.sent.append(await self._dead_letters.send(message, decision.error, role))
+            batch.finish.append((tp, message.offset))
+            return
+        item = decision.item
+        if decision.unknown_service_code:
+            self._metrics.unknown_service_codes.inc()
+        self._metrics.events_consumed.labels(item.kind).inc()
+        origin = Origin(
+            message.topic, message.partition, message.offset, timestamp_ms(message), message.key
+        )
+        asset_id = item.asset_id
+        if asset_id is None and isinstance(item, HotlineCase):
+            matched = self._pipeline.match(item)
+            asset_id = None if matched is None else matched.asset_id
+            if matched is None or asset_id is None:
+                self._metrics.hotline_matches.labels("unmatched").inc()
+                batch.finish.append((tp, message.offset))
+                return
+            item = matched
+        assert asset_id is not None
+        target = partition_for(asset_id, self._partitions)
+        if target != task.partition:
+            # Keyed or partitioned differently from asset_id: forward, apply on arrival.
+            self._metrics.rerouted.inc()
+            batch.sent.append(
+                await self._outbox.send(
+                    self._topics.events_by_asset,
+                    asset_id.encode(),
+                    message.value,
+                    timestamp=item.event_time.timestamp(),
+                    partition=target,
+                    headers=forward_headers("reroute", asset_id, origin),
+                )
+            )
+            batch.finish.append((tp, message.offset))
+            return
+        ticket = Ticket(tp, message.offset, origin, message.value)
+        pending = Pending(item, role, message.offset, ticket)
+        admission = task.push(pending, now)
+        if admission is not Admission.BUFFERED:
+            if admission is Admission.STRAGGLER:
+                self._straggler(task, pending)
+            await self._apply(pending, batch)
+
+    async def _internal(
+        self, task: PartitionTask[Ticket], message: Message, now: float, batch: _Batch
+    ) -> None:
+        tp = (message.topic, message.partition)
+        try:
+            decoded = read(headers_of(message), message.value)
+        except RepartitionFormatError as exc:
+            error = DecodeError(DeadLetterReason.PROCESSING_ERROR, str(exc))
+            batch.sent.append(await self._dead_letters.send(message, error, "internal"))
+            batch.finish.append((tp, message.offset))
+            return
+        if isinstance(decoded, Progress):
+            task.progress(
+                hotline_source(decoded.partition), decoded.event_time, decoded.caught_up_at, now
+            )
+            batch.finish.append((tp, message.offset))
+            return
+        item = self._forwarded_item(decoded)
+        if item is None:
+            letter = dead_letter_for(
+                DecodeError(DeadLetterReason.PROCESSING_ERROR, "forwarded event no longer valid"),
+                topic=decoded.origin.topic,
+                partition=decoded.origin.partition,
+                offset=decoded.origin.offset,
+                timestamp_ms=decoded.origin.timestamp_ms,
+                key=decoded.origin.key,
+                value=decoded.value,
+            )
+            batch.sent.append(await self._dead_letters.send_letter(letter, "internal"))
+            batch.finish.append((tp, message.offset))
+            return
+        ticket = Ticket(tp, message.offset, decoded.origin, decoded.value)
+        if decoded.kind == "reroute":
+            await self._apply(
+                Pending(item, "rerouted", message.offset, ticket), batch, origin=False
+            )
+            return
+        source = hotline_source(decoded.origin.partition)
+        offset = decoded.origin.offset
+        following = task.next_offset(source)
+        if task.is_buffered(source, offset) or (following is not None and offset < following):
+            batch.finish.append((tp, message.offset))  # forwarded twice (the router restarted)
+            return
+        pending = Pending(item, source, offset, ticket)
+        admission = task.push(pending, now)
+        if admission is not Admission.BUFFERED:
+            if admission is Admission.STRAGGLER:
+                self._straggler(task, pending)
+            await self._apply(pending, batch)
+
+    def _straggler(self, task: PartitionTask[Ticket], pending: Pending[Ticket]) -> None:
+        self._metrics.stragglers.inc()
+        log.warning(
+            "event %s (%s offset %d, event time %s) arrived after its asset applied a later "
+            "one (partition %d): applied on arrival, out of order",
+            item_id(pending.item),
+            pending.source,
+            pending.offset,
+            pending.item.event_time.isoformat(),
+            task.partition,
+        )
+
+    def _forwarded_item(self, forwarded: Forwarded) -> Item | None:
+        decision = self._intake.event(forwarded.value, self._clock.now())
+        if not isinstance(decision, Accepted):
+            return None
+        item = decision.item
+        if isinstance(item, HotlineCase) and item.asset_id is None:
+            item = item.model_copy(update={"asset_id": forwarded.asset_id})
+        return item
+
+    # -- releasing, applying, persisting
+
+    async def _finish_round(self, batch: _Batch, now: float) -> None:
+        for task in self.tasks.values():
+            await self._observe_direct_sources(task, now)
+            for pending in task.release(now):
+                await self._apply(pending, batch)
+        passed_over = sum(task.merge.passed_over for task in self.tasks.values())
+        if passed_over > self._passed_over:
+            self._metrics.merge_passed_over.inc(passed_over - self._passed_over)
+            log.warning(
+                "an input showed no progress for %ss and was passed over: %s",
+                self._max_wait_s,
+                ", ".join(
+                    f"partition {task.partition} {task.merge.last_passed_over}"
+                    for task in self.tasks.values()
+                    if task.merge.last_passed_over is not None
+                ),
+            )
+        self._passed_over = passed_over
+        self._metrics.merge_waiting.set(sum(task.waiting() for task in self.tasks.values()))
+        if batch.sent:
+            await asyncio.gather(*batch.sent)
+        states = self._pipeline.engine.drain_dirty()
+        if states:
+            self._metrics.state_writes.inc(
+                self._store.persist(states, lambda asset_id: self._frontier_of(asset_id))
+            )
+        for tp, offset in batch.finish:
+            self.acks.finish(tp, offset)
+
+    def _frontier_of(self, asset_id: str) -> dict[str, int]:
+        task = self.tasks.get(partition_for(asset_id, self._partitions))
+        return {} if task is None else task.frontier()
+
+    async def _observe_direct_sources(self, task: PartitionTask[Ticket], now: float) -> None:
+        """Tell the merge which direct inputs are caught up, and as of when.
+
+        Caught up means the agent has received everything up to the end offset
+        of the partition's last fetch; that fetch's time (not now) is when it
+        held: records still waiting in the client are not fetched again yet.
+        """
+        for role in DIRECT_SOURCES:
+            topic = self._direct_topics[role]
+            fetched = self._consumer.highwater(topic, task.partition)
+            if fetched is None:
+                continue
+            highwater, fetched_at = fetched
+            following = task.next_offset(role)
+            if following is None:
+                # Nothing delivered since the assignment: did consumption start at the end?
+                following = self._consumer.start_offset(topic, task.partition)
+            if following is not None and following >= highwater:
+                task.caught_up(role, min(fetched_at, now))
+            else:
+                task.caught_up(role, None)
+
+    async def _apply(self, pending: Pending[Ticket], batch: _Batch, *, origin: bool = True) -> None:
+        item, ticket = pending.item, pending.ticket
+        started = time.perf_counter()
+        output = self._pipeline.handle(item, (pending.source, pending.offset) if origin else None)
+        self._metrics.engine_seconds.observe(time.perf_counter() - started)
+        batch.finish.append((ticket.partition, ticket.offset))
+        if output.redelivered:
+            self._metrics.redelivered.inc()
+            return
+        if output.duplicate:
+            self._metrics.duplicates.labels(item.kind).inc()
+            return
+        self._engine_events[item.kind].inc()
+        if output.unknown_asset:
+            self._metrics.unknown_asset_events.inc()
+        if output.late:
+            self._metrics.late_events.inc()
+            source = ticket.origin
+            error = DecodeError(
+                DeadLetterReason.LATE,
+                f"event_time {item.event_time.isoformat()} is more than "
+                f"{self._pipeline.config.allowed_lateness_s:.0f}s behind the newest event of "
+                f"asset {item.asset_id}",
+            )
+            letter = dead_letter_for(
+                error,
+                topic=source.topic,
+                partition=source.partition,
+                offset=source.offset,
+                timestamp_ms=source.timestamp_ms,
+                key=source.key,
+                value=ticket.value,
+            )
+            batch.sent.append(await self._dead_letters.send_letter(letter, "engine"))
+            return
+        key = (item.asset_id or "").encode()
+        for alert in output.alerts:
+            self._metrics.alerts.labels(
+                alert.msgType, alert.info[0].severity, alert.asset_type or "unknown"
+            ).inc()
+            batch.sent.append(await self._outbox.send(self._topics.alerts, key, encode(alert)))
+            self._metrics.alert_latency.observe(
+                max(0.0, self._clock.now().timestamp() - alert.event_time.timestamp())
+            )
+        if output.risk is not None:
+            self._metrics.risk_updates.inc()
+            batch.sent.append(await self._outbox.send(self._topics.risk, key, encode(output.risk)))
+        self._metrics.stream_lag.set(
+            max(0.0, self._clock.now().timestamp() - item.event_time.timestamp())
+        )

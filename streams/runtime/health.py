@@ -1,0 +1,86 @@
+"""No silent stall: is the worker really consuming what it holds?
+
+The agents report every message they receive; a periodic check compares each
+assigned input partition's position with the broker's end of it. A partition
+with lag that has received nothing for ``stall_timeout_s`` (outside a
+rebalance or a table recovery) is *stalled*: ``/health`` answers 503 with the
+reason, ``gridwatch_stalled_partitions`` shows it, and the worker exits
+non-zero so its supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from streams.runtime.agents.consumer import ConsumerView
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """An assigned partition with lag and no progress."""
+
+    topic: str
+    partition: int
+    lag: int
+    for_s: float
+
+    def describe(self) -> str:
+        """One line for logs and ``/health``."""
+        return (
+            f"{self.topic}[{self.partition}]: {self.lag} messages behind, "
+            f"nothing received for {self.for_s:.0f}s"
+        )
+
+
+class ProgressWatch:
+    """Tracks, per assigned partition, when it last received a message.
+
+    Args:
+        stall_timeout_s: How long a partition with lag may go without a message.
+        topics: The input topics to watch.
+    """
+
+    def __init__(self, stall_timeout_s: float, topics: tuple[str, ...]) -> None:
+        self.stall_timeout_s = stall_timeout_s
+        self.topics = topics
+        self._next: dict[tuple[str, int], int] = {}
+        self._since: dict[tuple[str, int], float] = {}
+        self.stalls: list[Stall] = []
+
+    def observe(self, topic: str, partition: int, offset: int, now: float) -> None:
+        """A message of ``topic[partition]`` at ``offset`` was received."""
+        key = (topic, partition)
+        if offset + 1 > self._next.get(key, -1):
+            self._next[key] = offset + 1
+        self._since[key] = now
+
+    def pause(self, now: float) -> None:
+        """A rebalance or recovery is running: nothing is judged, every clock restarts."""
+        for key in self._since:
+            self._since[key] = now
+        self.stalls = []
+
+    async def check(
+        self, now: float, consumer: ConsumerView, assigned: Mapping[str, set[int]]
+    ) -> list[Stall]:
+        """The stalled partitions now (also kept in :attr:`stalls`)."""
+        stalls: list[Stall] = []
+        for topic in self.topics:
+            for partition in sorted(assigned.get(topic, set())):
+                key = (topic, partition)
+                since = self._since.setdefault(key, now)
+                fetched = consumer.highwater(topic, partition)
+                if fetched is None:
+                    continue
+                highwater = fetched[0]
+                following = self._next.get(key)
+                if following is None:
+                    following = consumer.start_offset(topic, partition)
+                if following is None or following >= highwater:
+                    self._since[key] = now  # caught up: nothing to wait for
+                    continue
+                if now - since >= self.stall_timeout_s:
+                    stalls.append(Stall(topic, partition, highwater - following, now - since))
+        self.stalls = stalls
+        return stalls
