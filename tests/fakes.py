@@ -198,6 +198,9 @@ class Cluster:
     def start_offset(self, topic: str, partition: int) -> int | None:
         return self.committed.get((topic, partition), 0)
 
+    def last_fetch_at(self) -> float | None:
+        return self.wall()
+
     # -- topics
 
     def append(self, record: Sent) -> None:

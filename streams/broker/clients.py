@@ -43,7 +43,10 @@ def open_producer(
     linger_ms: int = 20,
     max_request_size: int = MAX_REQUEST_BYTES,
 ) -> Any:
-    """A producer that waits for every in-sync replica (``acks=all``).
+    """An idempotent producer that waits for every in-sync replica (``acks=all``).
+
+    Idempotence: a batch retried after a broker restart is written once and
+    in order.
 
     Raises:
         BrokerUnavailableError: The broker cannot be reached.
@@ -52,6 +55,7 @@ def open_producer(
         return KafkaProducer(
             **client_options(settings),
             acks="all",
+            enable_idempotence=True,
             linger_ms=linger_ms,
             max_request_size=max_request_size,
             client_id=client_id,

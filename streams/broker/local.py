@@ -229,6 +229,9 @@ def resolve_jars(kafka: LocalKafka, *, quiet: bool = True) -> Path:
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the JVM binds: connections of a broker just stopped linger in
+        # TIME_WAIT, and without SO_REUSEADDR they would make the port look taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

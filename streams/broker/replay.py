@@ -184,6 +184,7 @@ def replay_log(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     max_record_bytes: int | None = None,
+    on_pause: Callable[[], None] | None = None,
 ) -> ReplaySummary:
     """Route every line and hand it to ``send``, paced in event time or at full speed.
 
@@ -203,6 +204,9 @@ def replay_log(
         clock: Monotonic seconds (injected for tests).
         sleep: Sleeps that many seconds (injected for tests).
         max_record_bytes: Passed to :func:`route`.
+        on_pause: Called before each pause of a paced replay, with the lines before it
+            sent: a producer flushes there, so everything sent before a pause reaches
+            the broker before anything after it, whatever topic it goes to.
 
     Returns:
         Counts, event-time span and wall time.
@@ -232,6 +236,8 @@ def replay_log(
                     due = (event_time - origin[1]).total_seconds() / speed
                     ahead = due - (clock() - origin[0])
                     if ahead > 0:
+                        if on_pause is not None:
+                            on_pause()
                         sleep(ahead)
             send(routed)
             summary.per_topic[routed.topic] += 1
@@ -342,6 +348,7 @@ def publish_log(
             on_malformed=on_malformed,
             progress=progress,
             max_record_bytes=MAX_REQUEST_BYTES - 1024,
+            on_pause=producer.flush,
         )
         if on_flush is not None:
             on_flush()
@@ -382,6 +389,7 @@ class EventPublisher:
         if self._rate:
             ahead = self.sent / self._rate - (time.monotonic() - self._started)
             if ahead > 0:
+                self._producer.flush()  # what was sent before a pause arrives before it
                 time.sleep(ahead)
 
     def __enter__(self) -> EventPublisher:

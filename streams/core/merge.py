@@ -176,12 +176,19 @@ class EventTimeMerge(Generic[T]):
         elif state.caught_up_at is None or at > state.caught_up_at:
             state.caught_up_at = at
 
-    def watermark(self, now: float) -> float:
-        """Items older than this can be released: no source can still deliver one."""
+    def watermark(self, now: float, *, pass_over: bool = True) -> float:
+        """Items older than this can be released: no source can still deliver one.
+
+        Args:
+            now: Wall-clock time.
+            pass_over: Whether a source stuck for ``max_wait_s`` may be passed over;
+                False while the broker itself is unreachable (every source is stuck
+                then, and none is dead).
+        """
         if not self._sources:
             return _POS_INF
         horizon = self._newest_arrived_by(now)
-        waiting = bool(self._heap)
+        waiting = pass_over and bool(self._heap)
         bound = _POS_INF
         for source, state in self._sources.items():
             source_bound = state.progress
@@ -203,9 +210,9 @@ class EventTimeMerge(Generic[T]):
             bound = min(bound, source_bound)
         return bound
 
-    def release(self, now: float) -> list[T]:
-        """Pop every item below the watermark, in canonical order."""
-        watermark = self.watermark(now)
+    def release(self, now: float, *, pass_over: bool = True) -> list[T]:
+        """Pop every item below the watermark, in canonical order (see :meth:`watermark`)."""
+        watermark = self.watermark(now, pass_over=pass_over)
         out: list[T] = []
         heap = self._heap
         last: OrderKey | None = None

@@ -128,9 +128,9 @@ class PartitionTask(Generic[T]):
         """A direct source was seen with nothing left at wall time ``at`` (None: lagging)."""
         self.merge.caught_up(source, at)
 
-    def release(self, now: float) -> list[Pending[T]]:
+    def release(self, now: float, *, pass_over: bool = True) -> list[Pending[T]]:
         """The items every source has moved past, in canonical order."""
-        released = self.merge.release(now)
+        released = self.merge.release(now, pass_over=pass_over)
         for pending in released:
             buffered = self._buffered.get(pending.source)
             if buffered is not None:

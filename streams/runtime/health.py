@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from streams.runtime.agents.consumer import ConsumerView
 
+FETCH_FRESH_S = 10.0
+"""A partition whose last fetch response is older than this is not judged."""
+
 
 @dataclass(frozen=True, slots=True)
 class Stall:
@@ -47,6 +50,8 @@ class ProgressWatch:
         self._next: dict[tuple[str, int], int] = {}
         self._since: dict[tuple[str, int], float] = {}
         self.stalls: list[Stall] = []
+        self.broker_silent_s: float | None = None
+        """Seconds since the broker last answered a fetch, when that is too long (else None)."""
 
     def observe(self, topic: str, partition: int, offset: int, now: float) -> None:
         """A message of ``topic[partition]`` at ``offset`` was received."""
@@ -65,13 +70,19 @@ class ProgressWatch:
         self, now: float, consumer: ConsumerView, assigned: Mapping[str, set[int]]
     ) -> list[Stall]:
         """The stalled partitions now (also kept in :attr:`stalls`)."""
+        last_fetch = consumer.last_fetch_at()
+        silent = None if last_fetch is None else now - last_fetch
+        self.broker_silent_s = silent if silent is not None and silent >= FETCH_FRESH_S else None
         stalls: list[Stall] = []
         for topic in self.topics:
             for partition in sorted(assigned.get(topic, set())):
                 key = (topic, partition)
                 since = self._since.setdefault(key, now)
                 fetched = consumer.highwater(topic, partition)
-                if fetched is None:
+                if fetched is None or now - fetched[1] >= FETCH_FRESH_S:
+                    # No fresh word from the broker on it: an unreachable broker is not
+                    # a stall of this worker (it carries on by itself once it is back).
+                    self._since[key] = now
                     continue
                 highwater = fetched[0]
                 following = self._next.get(key)

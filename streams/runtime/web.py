@@ -28,9 +28,12 @@ def health_report(app: Any, watch: ProgressWatch | None = None) -> tuple[bool, d
     rebalancing = bool(app.rebalancing)
     recovering = bool(app.tables.recovery.in_recovery) if app.tables is not None else False
     stalls = list(watch.stalls) if watch is not None else []
-    ready = bool(assigned) and not rebalancing and not recovering and not stalls
+    silent = watch.broker_silent_s if watch is not None else None
+    ready = bool(assigned) and not rebalancing and not recovering and not stalls and not silent
     if stalls:
         status = "stalled"
+    elif silent:
+        status = "broker unreachable"
     elif ready:
         status = "ready"
     else:
@@ -43,6 +46,8 @@ def health_report(app: Any, watch: ProgressWatch | None = None) -> tuple[bool, d
     }
     if stalls:
         body["reason"] = "; ".join(stall.describe() for stall in stalls)
+    elif silent:
+        body["reason"] = f"no fetch answered by the broker for {silent:.0f}s"
     return ready, body
 
 

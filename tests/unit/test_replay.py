@@ -254,3 +254,24 @@ def test_empty_log(topics):
     assert summary.lines == summary.sent == summary.malformed == 0
     assert summary.first_event_time is None
     assert summary.event_span_s == 0.0
+
+
+def test_a_paced_replay_flushes_before_each_pause(topics):
+    clock = FakeTime()
+    events: list[str] = []
+
+    def sleep(seconds: float) -> None:
+        events.append("sleep")
+        clock.sleep(seconds)
+
+    replay_log(
+        numbered([at(s) for s in (0, 0, 60, 120, 120)]),
+        lambda routed: events.append("send"),
+        topics=topics,
+        speed=60.0,
+        on_malformed=lambda number, reason: pytest.fail(f"line {number}: {reason}"),
+        clock=clock.clock,
+        sleep=sleep,
+        on_pause=lambda: events.append("flush"),
+    )
+    assert events == ["send", "send", "flush", "sleep", "send", "flush", "sleep", "send", "send"]

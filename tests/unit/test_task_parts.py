@@ -110,16 +110,20 @@ class FakeConsumer:
     def __init__(self) -> None:
         self.ends: dict[tuple[str, int], int] = {}
         self.starts: dict[tuple[str, int], int] = {}
+        self.fetched_at = 0.0
 
     def assigned(self, topic: str) -> set[int]:
         return {p for t, p in self.ends if t == topic}
 
     def highwater(self, topic: str, partition: int) -> tuple[int, float] | None:
         end = self.ends.get((topic, partition))
-        return None if end is None else (end, 0.0)
+        return None if end is None else (end, self.fetched_at)
 
     def start_offset(self, topic: str, partition: int) -> int | None:
         return self.starts.get((topic, partition))
+
+    def last_fetch_at(self) -> float | None:
+        return self.fetched_at
 
 
 def test_a_partition_with_lag_and_no_progress_is_a_stall():
@@ -129,6 +133,7 @@ def test_a_partition_with_lag_and_no_progress_is_a_stall():
     watch = ProgressWatch(60.0, ("in",))
 
     def check(now: float) -> list[str]:
+        consumer.fetched_at = now  # the broker answers
         stalls = asyncio.run(watch.check(now, consumer, {"in": {0, 1}}))
         return [stall.describe() for stall in stalls]
 
@@ -141,3 +146,5 @@ def test_a_partition_with_lag_and_no_progress_is_a_stall():
     assert check(100.0) == []
     watch.observe("in", 0, 9, 101.0)
     assert check(500.0) == []  # caught up: nothing to wait for
+    consumer.ends[("in", 1)] = 8  # lag again, but the broker went silent at 500 s
+    assert asyncio.run(watch.check(900.0, consumer, {"in": {0, 1}})) == []

@@ -23,6 +23,14 @@ class ConsumerView(Protocol):
         """
         ...
 
+    def last_fetch_at(self) -> float | None:
+        """Wall time of the newest fetch response for any assigned partition (None: none yet).
+
+        While the broker is unreachable it falls behind: then nothing is judged
+        stalled or dead, since nothing can move.
+        """
+        ...
+
     def start_offset(self, topic: str, partition: int) -> int | None:
         """Where consumption of the partition started: its committed offset (None: unknown).
 
@@ -69,6 +77,20 @@ class FaustConsumerView:
                 return None
             return int(value), fetched_ms / 1000.0
         return None
+
+    def last_fetch_at(self) -> float | None:
+        """Wall time of the newest fetch response for any assigned partition."""
+        consumer = self._consumer()
+        if consumer is None:
+            return None
+        newest: float | None = None
+        with contextlib.suppress(Exception):  # consumer restarting
+            client = consumer._thread._ensure_consumer()
+            for tp in consumer.assignment():
+                fetched_ms = client.last_poll_timestamp(tp)
+                if fetched_ms is not None and (newest is None or fetched_ms / 1000 > newest):
+                    newest = fetched_ms / 1000.0
+        return newest
 
     def start_offset(self, topic: str, partition: int) -> int | None:
         """The partition's committed offset, or its first offset when nothing is committed."""

@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 BATCH_WITHIN_S = 0.02
+BROKER_SILENCE_S = 10.0
+"""No fetch response for this long: the broker is unreachable, no input is passed over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,9 +386,11 @@ class EngineAgent:
     # -- releasing, applying, persisting
 
     async def _finish_round(self, batch: _Batch, now: float) -> None:
+        fetched = self._consumer.last_fetch_at()
+        reachable = fetched is not None and now - fetched < BROKER_SILENCE_S
         for task in self.tasks.values():
             await self._observe_direct_sources(task, now)
-            for pending in task.release(now):
+            for pending in task.release(now, pass_over=reachable):
                 await self._apply(pending, batch)
         passed_over = sum(task.merge.passed_over for task in self.tasks.values())
         if passed_over > self._passed_over:
