@@ -248,6 +248,11 @@ class Cluster:
             asyncio.run(self.engine.handle_batch(batch))
         self._commit(tp)
 
+    def rewind(self, topic: str, partition: int, offset: int = 0) -> None:
+        """The same worker's consumer seeks back (as Faust does to a committed offset)."""
+        tp = (topic, partition)
+        self.delivered[tp] = min(offset, self.delivered.get(tp, 0))
+
     def _commit(self, tp: tuple[str, int]) -> None:
         offset = self.committed.get(tp, 0)
         for event in self.events.get(tp, []):

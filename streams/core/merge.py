@@ -21,6 +21,8 @@ How far a source has moved (its *bound*, exclusive):
   (KIP-695): no event waits longer than that for a quiet input;
 - a source that shows no progress at all for ``max_wait_s`` while items wait
   is passed over (and counted), so a dead input cannot stall the rest forever.
+  Time the broker did not answer does not count: every source is stuck then,
+  and none is dead.
 
 An item older than the watermark already released (a *straggler*, out of order
 in its own source) cannot be put in order any more: :meth:`EventTimeMerge.push`
@@ -176,19 +178,20 @@ class EventTimeMerge(Generic[T]):
         elif state.caught_up_at is None or at > state.caught_up_at:
             state.caught_up_at = at
 
-    def watermark(self, now: float, *, pass_over: bool = True) -> float:
+    def watermark(self, now: float, *, answering_since: float | None = _NEG_INF) -> float:
         """Items older than this can be released: no source can still deliver one.
 
         Args:
             now: Wall-clock time.
-            pass_over: Whether a source stuck for ``max_wait_s`` may be passed over;
-                False while the broker itself is unreachable (every source is stuck
-                then, and none is dead).
+            answering_since: Wall time since which the broker has answered without
+                a break, or None while it does not answer. A source is passed over
+                only after ``max_wait_s`` without progress *and* with the broker
+                answering: an outage stops every source, and kills none.
         """
         if not self._sources:
             return _POS_INF
         horizon = self._newest_arrived_by(now)
-        waiting = pass_over and bool(self._heap)
+        waiting = answering_since is not None and bool(self._heap)
         bound = _POS_INF
         for source, state in self._sources.items():
             source_bound = state.progress
@@ -199,7 +202,8 @@ class EventTimeMerge(Generic[T]):
             if (
                 waiting
                 and self.max_wait_s is not None
-                and now - state.last_progress_at >= self.max_wait_s
+                and answering_since is not None
+                and now - max(state.last_progress_at, answering_since) >= self.max_wait_s
                 and source_bound < horizon
             ):
                 if not state.passed_over:
@@ -210,9 +214,9 @@ class EventTimeMerge(Generic[T]):
             bound = min(bound, source_bound)
         return bound
 
-    def release(self, now: float, *, pass_over: bool = True) -> list[T]:
+    def release(self, now: float, *, answering_since: float | None = _NEG_INF) -> list[T]:
         """Pop every item below the watermark, in canonical order (see :meth:`watermark`)."""
-        watermark = self.watermark(now, pass_over=pass_over)
+        watermark = self.watermark(now, answering_since=answering_since)
         out: list[T] = []
         heap = self._heap
         last: OrderKey | None = None

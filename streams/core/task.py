@@ -11,6 +11,7 @@ new one. Pure: the Faust agent feeds it offsets, high watermarks and items.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final, Generic, TypeVar
@@ -128,9 +129,9 @@ class PartitionTask(Generic[T]):
         """A direct source was seen with nothing left at wall time ``at`` (None: lagging)."""
         self.merge.caught_up(source, at)
 
-    def release(self, now: float, *, pass_over: bool = True) -> list[Pending[T]]:
+    def release(self, now: float, *, answering_since: float | None = -math.inf) -> list[Pending[T]]:
         """The items every source has moved past, in canonical order."""
-        released = self.merge.release(now, pass_over=pass_over)
+        released = self.merge.release(now, answering_since=answering_since)
         for pending in released:
             buffered = self._buffered.get(pending.source)
             if buffered is not None:
@@ -157,3 +158,31 @@ class PartitionTask(Generic[T]):
             "waiting": len(self.merge),
             "passed_over": self.merge.passed_over,
         }
+
+
+class BrokerContact:
+    """Since when the broker has answered without a break, judged from fetch times.
+
+    A consumer receives a fetch response every fraction of a second while the
+    broker answers (empty ones included). No response for ``silence_s`` means
+    it does not; a jump of that much between two observed fetch times means it
+    did not for a while, even if nobody looked in between (a caller busy
+    awaiting sends throughout the outage).
+
+    Args:
+        silence_s: How long without a fetch response counts as not answering.
+    """
+
+    def __init__(self, silence_s: float) -> None:
+        self.silence_s = silence_s
+        self._last_fetch: float | None = None
+        self._since: float | None = None
+
+    def answering_since(self, last_fetch: float | None, now: float) -> float | None:
+        """Since when it answers (None while it does not), given the newest fetch time."""
+        previous, self._last_fetch = self._last_fetch, last_fetch
+        if last_fetch is None or now - last_fetch >= self.silence_s:
+            self._since = None
+        elif self._since is None or previous is None or last_fetch - previous >= self.silence_s:
+            self._since = last_fetch
+        return self._since

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.core.merge import EventTimeMerge, OrderKey, order_key
+from streams.core.task import BrokerContact
 
 KINDS = ("sensor", "hotline", "inspection", "ack")
 
@@ -127,6 +128,34 @@ def test_a_source_without_progress_is_passed_over_after_max_wait():
     assert merge.release(31.0) == ["a"]
     assert merge.passed_over == 1
     assert merge.last_passed_over == "dead"
+
+
+def test_time_the_broker_did_not_answer_does_not_count_towards_max_wait():
+    merge: EventTimeMerge[str] = EventTimeMerge(idle_wait_s=0.1, max_wait_s=30.0)
+    merge.add_source("sensor", 0.0)
+    merge.add_source("hotline", 0.0)
+    merge.push("sensor", order_key(5.0, "sensor", "a"), "a", 1.0)
+    merge.push("sensor", order_key(6.0, "sensor", "b"), "b", 1.0)
+    # Down from 2 s to 66 s: nothing is passed over while it is down ...
+    assert merge.release(40.0, answering_since=None) == []
+    # ... nor right after it is back: the hotline source gets its full max_wait.
+    assert merge.release(67.0, answering_since=66.0) == []
+    assert merge.release(95.0, answering_since=66.0) == []
+    assert merge.passed_over == 0
+    assert merge.release(96.5, answering_since=66.0) == ["a"]
+    assert merge.last_passed_over == "hotline"
+
+
+def test_broker_contact_sees_an_outage_nobody_watched():
+    contact = BrokerContact(silence_s=10.0)
+    assert contact.answering_since(None, 0.0) is None
+    assert contact.answering_since(1.0, 1.2) == 1.0
+    assert contact.answering_since(1.5, 1.7) == 1.0
+    assert contact.answering_since(1.5, 12.0) is None  # silent for 10.5 s
+    assert contact.answering_since(70.0, 70.1) == 70.0
+    assert contact.answering_since(70.5, 70.6) == 70.0
+    # Nobody asked during the second outage: the jump between fetches shows it.
+    assert contact.answering_since(140.0, 140.2) == 140.0
 
 
 def test_progress_markers_advance_a_source_without_items():

@@ -38,6 +38,7 @@ from streams.core.repartition import (
 from streams.core.task import (
     DIRECT_SOURCES,
     Admission,
+    BrokerContact,
     PartitionTask,
     Pending,
     hotline_source,
@@ -169,6 +170,7 @@ class EngineAgent:
         self.acks = OrderedAcks(lambda handle: handle.ack())
         self.lock = asyncio.Lock()
         self._passed_over = 0
+        self._broker = BrokerContact(BROKER_SILENCE_S)
         self._engine_events = {
             kind: metrics.engine_events.labels(kind)
             for kind in ("sensor", "hotline", "inspection", "ack")
@@ -264,6 +266,13 @@ class EngineAgent:
         tp = (message.topic, message.partition)
         if task.is_buffered(role, message.offset):
             return  # delivered twice while waiting in the merge: both finish together
+        following = task.next_offset(role)
+        if following is not None and message.offset < following:
+            # Delivered again after this task handled it (the consumer sought back to
+            # the committed offset): handled already, finish it again.
+            self._metrics.redelivered.inc()
+            batch.finish.append((tp, message.offset))
+            return
         task.seen(role, message.offset)
         decide = self._intake.ack if role == "acks" else self._intake.event
         decision = decide(message.value, self._clock.now())
@@ -386,11 +395,10 @@ class EngineAgent:
     # -- releasing, applying, persisting
 
     async def _finish_round(self, batch: _Batch, now: float) -> None:
-        fetched = self._consumer.last_fetch_at()
-        reachable = fetched is not None and now - fetched < BROKER_SILENCE_S
+        answering_since = self._broker.answering_since(self._consumer.last_fetch_at(), now)
         for task in self.tasks.values():
             await self._observe_direct_sources(task, now)
-            for pending in task.release(now, pass_over=reachable):
+            for pending in task.release(now, answering_since=answering_since):
                 await self._apply(pending, batch)
         passed_over = sum(task.merge.passed_over for task in self.tasks.values())
         if passed_over > self._passed_over:
