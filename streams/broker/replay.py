@@ -46,6 +46,17 @@ KEY_FIELDS: Final[dict[str, str]] = {
 }
 """The key field of each routable ``kind``."""
 
+BARRIER_EVERY_S: Final = 0.1
+"""Longest stretch of wall time a replay sends without flushing.
+
+A producer keeps each partition's records in order, not the records of
+different partitions: a lone inspection waits for its batch to fill or
+linger out while full batches of readings go ahead of it, by seconds when the
+broker is busy. The worker waits ``GRIDWATCH_IDLE_WAIT_S`` (0.25 s) for a
+quiet input, so a replay flushes at least this often: nothing sent after a
+flush can reach the broker before what was sent before it.
+"""
+
 
 class MalformedLine(ValueError):  # noqa: N818 - the name the command line and tests use
     """A log line that cannot be routed to a topic.
@@ -184,7 +195,8 @@ def replay_log(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     max_record_bytes: int | None = None,
-    on_pause: Callable[[], None] | None = None,
+    barrier: Callable[[], None] | None = None,
+    barrier_every_s: float = BARRIER_EVERY_S,
 ) -> ReplaySummary:
     """Route every line and hand it to ``send``, paced in event time or at full speed.
 
@@ -204,9 +216,11 @@ def replay_log(
         clock: Monotonic seconds (injected for tests).
         sleep: Sleeps that many seconds (injected for tests).
         max_record_bytes: Passed to :func:`route`.
-        on_pause: Called before each pause of a paced replay, with the lines before it
-            sent: a producer flushes there, so everything sent before a pause reaches
-            the broker before anything after it, whatever topic it goes to.
+        barrier: Makes everything sent so far reach the broker before anything
+            sent after it, whatever topic it goes to (a producer's ``flush``).
+            Called before each pause of a paced replay, and at full speed once
+            ``barrier_every_s`` of wall time passed since the last call.
+        barrier_every_s: See ``barrier``.
 
     Returns:
         Counts, event-time span and wall time.
@@ -218,6 +232,7 @@ def replay_log(
         raise ValueError(f"speed must be positive, not {speed}")
     summary = ReplaySummary()
     started = clock()
+    last_barrier = started
     origin: tuple[float, datetime] | None = None  # (wall clock, event time) of the first line
     for number, line in lines:
         summary.lines += 1
@@ -236,9 +251,13 @@ def replay_log(
                     due = (event_time - origin[1]).total_seconds() / speed
                     ahead = due - (clock() - origin[0])
                     if ahead > 0:
-                        if on_pause is not None:
-                            on_pause()
+                        if barrier is not None:
+                            barrier()
                         sleep(ahead)
+                        last_barrier = clock()
+            if barrier is not None and clock() - last_barrier >= barrier_every_s:
+                barrier()
+                last_barrier = clock()
             send(routed)
             summary.per_topic[routed.topic] += 1
             if latest is None or event_time > latest:
@@ -348,7 +367,7 @@ def publish_log(
             on_malformed=on_malformed,
             progress=progress,
             max_record_bytes=MAX_REQUEST_BYTES - 1024,
-            on_pause=producer.flush,
+            barrier=producer.flush,
         )
         if on_flush is not None:
             on_flush()
@@ -367,7 +386,9 @@ class EventPublisher:
 
     The simulator's ``--to-kafka`` sink: each line is routed like a replayed one
     (:func:`route`) and sent; with ``rate`` the sender sleeps to keep that many
-    events per second. Use it as a context manager: leaving flushes and closes.
+    events per second. It flushes before each pause and at least every
+    :data:`BARRIER_EVERY_S`, as a replay does. Use it as a context manager:
+    leaving flushes and closes.
 
     Raises:
         BrokerUnavailableError: The broker cannot be reached.
@@ -379,18 +400,21 @@ class EventPublisher:
         self._failures = DeliveryFailures()
         self._send = kafka_sender(self._producer, self._failures)
         self._rate = rate
-        self._started = time.monotonic()
+        self._started = self._flushed = time.monotonic()
         self.sent = 0
 
     def emit(self, line: bytes) -> None:
         """Send one event line (raises :class:`MalformedLine` when it cannot be routed)."""
         self._send(route(line, self._topics))
         self.sent += 1
-        if self._rate:
-            ahead = self.sent / self._rate - (time.monotonic() - self._started)
-            if ahead > 0:
-                self._producer.flush()  # what was sent before a pause arrives before it
-                time.sleep(ahead)
+        now = time.monotonic()
+        ahead = self.sent / self._rate - (now - self._started) if self._rate else 0.0
+        if ahead > 0 or now - self._flushed >= BARRIER_EVERY_S:
+            # What was sent before a pause, or BARRIER_EVERY_S ago, arrives before what follows.
+            self._producer.flush()
+            self._flushed = time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
 
     def __enter__(self) -> EventPublisher:
         return self

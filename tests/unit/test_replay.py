@@ -272,6 +272,28 @@ def test_a_paced_replay_flushes_before_each_pause(topics):
         on_malformed=lambda number, reason: pytest.fail(f"line {number}: {reason}"),
         clock=clock.clock,
         sleep=sleep,
-        on_pause=lambda: events.append("flush"),
+        barrier=lambda: events.append("flush"),
     )
     assert events == ["send", "send", "flush", "sleep", "send", "flush", "sleep", "send", "send"]
+
+
+def test_a_full_speed_replay_flushes_at_least_every_barrier_interval(topics):
+    clock = FakeTime()
+    events: list[str] = []
+
+    def send(routed: object) -> None:
+        events.append("send")
+        clock.sleep(0.04)  # each send takes 40 ms of wall time
+
+    replay_log(
+        numbered([at(s) for s in range(7)]),
+        send,
+        topics=topics,
+        speed=None,
+        on_malformed=lambda number, reason: pytest.fail(f"line {number}: {reason}"),
+        clock=clock.clock,
+        barrier=lambda: events.append("flush"),
+        barrier_every_s=0.1,
+    )
+    # 0.12 s of sending between flushes at most: never more than three sends.
+    assert events == ["send"] * 3 + ["flush"] + ["send"] * 3 + ["flush", "send"]
