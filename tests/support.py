@@ -120,6 +120,17 @@ def read_all(bootstrap: str, topic: str, *, timeout: float = 30.0) -> list[Recor
         consumer.close()
 
 
+def get_json(url: str) -> tuple[int, Any]:
+    """(status, JSON body) of a GET; (0, {}) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, {}
+
+
 def scrape(url: str) -> dict[str, float]:
     """Prometheus samples of ``url`` as {'name{label="v",…}': value}."""
     with urllib.request.urlopen(url, timeout=5) as response:
@@ -210,7 +221,6 @@ def worker_env(bootstrap: str, prefix: str, home: Path, **extra: str) -> dict[st
         {
             "GRIDWATCH_BOOTSTRAP": bootstrap,
             "GRIDWATCH_TOPIC_PREFIX": prefix,
-            "GRIDWATCH_APP_ID": f"{prefix}app",
             "GRIDWATCH_WEB_PORT": str(free_port()),
             "GRIDWATCH_HOME": str(home),
             "GRIDWATCH_PARTITIONS": "4",

@@ -8,8 +8,6 @@ This is the thin shell around the pure logic in :mod:`streams.core` and
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,17 +29,11 @@ from streams.runtime.agents.engine import EngineAgent
 from streams.runtime.agents.router import HotlineRouter
 from streams.runtime.agents.state import RegistryFeed, TableStateStore
 from streams.runtime.faust_compat import GridwatchApp, SharedTopicGlobalTable, patch_faust
-from streams.runtime.health import ProgressWatch
+from streams.runtime.health import ProgressWatch, StallGuard
 from streams.runtime.metrics import FAUST_PREFIX, Metrics
 from streams.runtime.web import register_views
 
 log = logging.getLogger(__name__)
-
-STALL_EXIT_CODE = 70
-"""Exit status of a worker that found itself stalled (EX_SOFTWARE)."""
-
-STALL_EXIT_AFTER_S = 5.0
-"""How long a stalled worker answers 503 (for probes and scrapes to see) before it exits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +200,13 @@ def create_app(
     app.on_partitions_assigned.connect(assigned)
     app.timer(interval=min(0.05, settings.idle_wait_s / 4))(engine.tick)
     app.timer(interval=router.heartbeat_s)(router.heartbeat)
-    app.timer(interval=1.0)(_stall_check(app, watch, metrics, consumer, settings))
+
+    def busy() -> bool:
+        tables: Any = app.tables
+        return bool(app.rebalancing or (tables is not None and tables.recovery.in_recovery))
+
+    guard = StallGuard(watch, consumer, busy=busy, gauge=metrics.stalled_partitions)
+    app.timer(interval=1.0)(guard.check)
 
     register_views(app, metrics, picture, watch)
     # Faust's own sensor metrics (faust_*) in the same registry, served by /metrics.
@@ -216,40 +214,6 @@ def create_app(
         app, pattern="/faust/metrics", registry=metrics.registry, name_prefix=FAUST_PREFIX
     )
     return Gridwatch(app, settings, topics, metrics, pipeline, engine, router, watch)
-
-
-def _stall_check(
-    app: Any,
-    watch: ProgressWatch,
-    metrics: Metrics,
-    consumer: FaustConsumerView,
-    settings: Settings,
-) -> Callable[[], Awaitable[None]]:
-    async def check() -> None:
-        now = time.time()
-        if app.rebalancing or (app.tables is not None and app.tables.recovery.in_recovery):
-            watch.pause(now)
-            metrics.stalled_partitions.set(0)
-            return
-        assigned = {topic: consumer.assigned(topic) for topic in watch.topics}
-        stalls = await watch.check(now, consumer, assigned)
-        metrics.stalled_partitions.set(len(stalls))
-        if not stalls:
-            first_seen.clear()
-            return
-        reasons = "; ".join(stall.describe() for stall in stalls)
-        if not first_seen:
-            first_seen.append(now)
-            log.error("worker stalled: %s; /health answers 503", reasons)
-        elif now - first_seen[0] >= STALL_EXIT_AFTER_S:
-            log.critical("worker stalled (%s); exiting so that a supervisor restarts it", reasons)
-            for handler in logging.getLogger().handlers:
-                handler.flush()
-            # Faust's own stop can hang on the very thing that stalled: leave now.
-            os._exit(STALL_EXIT_CODE)
-
-    first_seen: list[float] = []
-    return check
 
 
 def _shared_global_table(

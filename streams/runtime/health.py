@@ -10,10 +10,16 @@ non-zero so its supervisor restarts it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from streams.runtime.agents.consumer import ConsumerView
+
+log = logging.getLogger(__name__)
 
 FETCH_FRESH_S = 10.0
 """A partition whose last fetch response is older than this is not judged."""
@@ -95,3 +101,66 @@ class ProgressWatch:
                     stalls.append(Stall(topic, partition, highwater - following, now - since))
         self.stalls = stalls
         return stalls
+
+
+STALL_EXIT_CODE = 70
+"""Exit status of a worker that found itself stalled (EX_SOFTWARE)."""
+
+STALL_EXIT_AFTER_S = 5.0
+"""How long a stalled worker answers 503 (for probes and scrapes to see) before it exits."""
+
+
+class StallGuard:
+    """Runs the stall check every second; a worker that stays stalled exits non-zero.
+
+    Args:
+        watch: The progress watch the agents report to.
+        consumer: The consumer's view of the partitions.
+        busy: True while a rebalance or a table recovery runs (nothing is judged then).
+        gauge: Set to the number of stalled partitions.
+        wall: Wall-clock seconds.
+        exit: Ends the process (``os._exit``: Faust's own stop can hang on the very
+            thing that stalled).
+    """
+
+    def __init__(
+        self,
+        watch: ProgressWatch,
+        consumer: ConsumerView,
+        *,
+        busy: Callable[[], bool],
+        gauge: Any,
+        wall: Callable[[], float] = time.time,
+        exit: Callable[[int], object] = os._exit,
+    ) -> None:
+        self._watch = watch
+        self._consumer = consumer
+        self._busy = busy
+        self._gauge = gauge
+        self._wall = wall
+        self._exit = exit
+        self._since: float | None = None
+
+    async def check(self) -> None:
+        """One check: judge, report, and exit after a stall outlived the grace."""
+        now = self._wall()
+        if self._busy():
+            self._watch.pause(now)
+            self._gauge.set(0)
+            self._since = None
+            return
+        assigned = {topic: self._consumer.assigned(topic) for topic in self._watch.topics}
+        stalls = await self._watch.check(now, self._consumer, assigned)
+        self._gauge.set(len(stalls))
+        if not stalls:
+            self._since = None
+            return
+        reasons = "; ".join(stall.describe() for stall in stalls)
+        if self._since is None:
+            self._since = now
+            log.error("worker stalled: %s; /health answers 503", reasons)
+        elif now - self._since >= STALL_EXIT_AFTER_S:
+            log.critical("worker stalled (%s); exiting so that a supervisor restarts it", reasons)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            self._exit(STALL_EXIT_CODE)

@@ -74,6 +74,14 @@ def register_views(
         ready, body = health_report(app, watch)
         return web.json(body, status=200 if ready else 503)
 
+    async def live(web: Any, request: Any) -> Any:
+        # Liveness: only a stall is something a restart cures (see streams.runtime.health).
+        stalls = list(watch.stalls) if watch is not None else []
+        if stalls:
+            reason = "; ".join(stall.describe() for stall in stalls)
+            return web.json({"status": "stalled", "reason": reason}, status=503)
+        return web.json({"status": "alive"})
+
     async def prometheus_metrics(web: Any, request: Any) -> Any:
         assets, incidents = picture.level_counts()
         for level in LEVELS:
@@ -118,6 +126,7 @@ def register_views(
 
     # Faust's decorators are untyped; registering by call keeps the handlers typed.
     app.page("/health")(health)
+    app.page("/health/live")(live)
     app.page("/metrics")(prometheus_metrics)
     app.page("/risk")(risk_top)
     app.page("/risk/{asset_id}")(risk_one)

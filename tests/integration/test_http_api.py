@@ -21,7 +21,14 @@ from streams.broker.admin import ensure_topics
 from streams.core.topics import Topics
 from tests.constants import ROOT
 from tests.scenarios import GAS_MAIN, minutes
-from tests.support import WorkerProcess, free_port, metric_sum, produce, wait_until
+from tests.support import (
+    WorkerProcess,
+    free_port,
+    get_json,
+    metric_sum,
+    produce,
+    wait_until,
+)
 
 ASSETS = 8
 
@@ -35,14 +42,6 @@ def gas_mains() -> list[dict[str, Any]]:
             position[1] += 0.01 * i
         features.append(feature)
     return features
-
-
-def get(url: str) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def leak_readings(asset_ids: list[str]) -> list[tuple[bytes | None, bytes]]:
@@ -90,31 +89,32 @@ def test_every_worker_answers_for_every_asset(gas_city):
 
     def everyone_sees_everything() -> bool:
         return all(
-            get(f"{w.web}/risk?min_level=critical&limit=100")[1]["count"] == ASSETS for w in workers
+            get_json(f"{w.web}/risk?min_level=critical&limit=100")[1]["count"] == ASSETS
+            for w in workers
         )
 
     wait_until(everyone_sees_everything, timeout=60, message="the risk picture on both workers")
     for worker in workers:
         for n, asset_id in enumerate(ids):
-            status, body = get(f"{worker.web}/risk/{urllib.parse.quote(asset_id)}")
+            status, body = get_json(f"{worker.web}/risk/{urllib.parse.quote(asset_id)}")
             assert status == 200, body
             assert body["asset_id"] == asset_id
             assert body["level"] == "critical"
             assert body["factors"][0]["detail"].startswith(f"gas_ppm {150 + n:g}")
-        status, body = get(f"{worker.web}/risk/not-an-asset")
+        status, body = get_json(f"{worker.web}/risk/not-an-asset")
         assert status == 404
         assert body["asset_id"] == "not-an-asset"
-        status, body = get(f"{worker.web}/risk?limit=3&asset_type=lifeline_corridor")
+        status, body = get_json(f"{worker.web}/risk?limit=3&asset_type=lifeline_corridor")
         assert status == 200
         scores = [a["risk_score"] for a in body["assets"]]
         assert len(scores) == 3
         assert scores == sorted(scores, reverse=True)
-        assert get(f"{worker.web}/risk?asset_type=traffic_trunk")[1]["count"] == 0
+        assert get_json(f"{worker.web}/risk?asset_type=traffic_trunk")[1]["count"] == 0
         for bad in ("limit=0", "limit=x", "min_level=severe", "asset_type=river", "colour=red"):
-            status, body = get(f"{worker.web}/risk?{bad}")
+            status, body = get_json(f"{worker.web}/risk?{bad}")
             assert status == 400, bad
             assert body["error"]
-        status, body = get(f"{worker.web}/alerts/active")
+        status, body = get_json(f"{worker.web}/alerts/active")
         assert status == 200
         assert sorted(row["asset_id"] for row in body["incidents"]) == sorted(ids)
         assert {row["level"] for row in body["incidents"]} == {"critical"}
@@ -157,7 +157,7 @@ def test_a_real_prometheus_scrapes_the_counters(gas_city, tmp_path):
 
     def query(expression: str) -> float | None:
         try:
-            status, body = get(api + urllib.parse.quote(expression))
+            status, body = get_json(api + urllib.parse.quote(expression))
         except (urllib.error.URLError, ConnectionError):
             return None
         result = body.get("data", {}).get("result", []) if status == 200 else []

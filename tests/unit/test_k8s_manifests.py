@@ -171,13 +171,11 @@ def test_probes_check_health_on_the_container_port() -> None:
     readiness = container["readinessProbe"]["httpGet"]
     assert readiness["path"] == "/health"
     assert probe_port_matches(readiness["port"])
-    liveness = container["livenessProbe"]
-    # GET /health is 503 during rebalances and recovery; liveness may use TCP instead.
-    check = liveness.get("httpGet") or liveness["tcpSocket"]
-    assert probe_port_matches(check["port"])
-    if "httpGet" in liveness:
-        assert check["path"] == "/health"
-    assert liveness["initialDelaySeconds"] >= 30
+    liveness = container["livenessProbe"]["httpGet"]
+    # The health check, asked whether the worker is stalled (not merely recovering).
+    assert liveness["path"] == "/health/live"
+    assert probe_port_matches(liveness["port"])
+    assert container["livenessProbe"]["initialDelaySeconds"] >= 30
 
 
 def test_prometheus_annotations_point_at_the_metrics_port() -> None:

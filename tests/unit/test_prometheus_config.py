@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.constants import ROOT
 from tests.unit.test_grafana_dashboard import exported_series, promql_metrics
 
-ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 CONFIG = PROMETHEUS / "prometheus.yml"
 RULES = PROMETHEUS / "alerts.yml"
@@ -30,6 +29,7 @@ EXPECTED_ALERTS = {
     "GridwatchDeadLetterRateHigh": "5m",
     "GridwatchNoEvents": "10m",
     "GridwatchCriticalIncident": "",
+    "GridwatchWorkerStalled": "",
 }
 
 

@@ -19,7 +19,7 @@ from streams.core.repartition import (
 )
 from streams.core.task import Admission, PartitionTask, Pending, hotline_source
 from streams.runtime.agents.acks import OrderedAcks
-from streams.runtime.health import ProgressWatch
+from streams.runtime.health import STALL_EXIT_CODE, ProgressWatch, StallGuard
 from tests.factories import sensor_factory
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
@@ -148,3 +148,45 @@ def test_a_partition_with_lag_and_no_progress_is_a_stall():
     assert check(500.0) == []  # caught up: nothing to wait for
     consumer.ends[("in", 1)] = 8  # lag again, but the broker went silent at 500 s
     assert asyncio.run(watch.check(900.0, consumer, {"in": {0, 1}})) == []
+
+
+def test_a_worker_that_stays_stalled_answers_503_then_exits_non_zero():
+    consumer = FakeConsumer()
+    consumer.ends = {("in", 0): 10}
+    consumer.starts = {("in", 0): 0}
+    watch = ProgressWatch(60.0, ("in",))
+    wall = [0.0]
+    exits: list[int] = []
+
+    class Gauge:
+        value = -1.0
+
+        def set(self, value: float) -> None:
+            self.value = value
+
+    gauge = Gauge()
+    busy = [False]
+    guard = StallGuard(
+        watch, consumer, busy=lambda: busy[0], gauge=gauge, wall=lambda: wall[0],
+        exit=exits.append,
+    )  # fmt: skip
+
+    def tick(at: float) -> None:
+        wall[0] = consumer.fetched_at = at
+        asyncio.run(guard.check())
+
+    tick(0.0)
+    tick(59.0)
+    assert (watch.stalls, gauge.value, exits) == ([], 0, [])
+    tick(61.0)
+    assert len(watch.stalls) == 1  # /health now answers 503 with the reason
+    assert (gauge.value, exits) == (1, [])
+    busy[0] = True  # a rebalance starts: no verdict, every clock restarts
+    tick(62.0)
+    assert (watch.stalls, exits) == ([], [])
+    busy[0] = False
+    tick(130.0)
+    tick(133.0)
+    assert exits == []
+    tick(136.0)
+    assert exits == [STALL_EXIT_CODE]
