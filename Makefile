@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo run bench test test-unit test-integration lint typecheck check schemas kafka-up kafka-down clean
+.PHONY: install demo run bench test test-unit test-integration faults lint typecheck check schemas kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-unit: $(STAMP)
 
 test-integration: install
 	$(BIN)/python -m pytest tests/integration tests/e2e
+
+## faults: the long fault runs: a larger city, 5 SIGKILLs in both replay modes, 3 workers, a 60 s broker outage
+faults: install
+	GRIDWATCH_FAULTS=long $(BIN)/python -m pytest tests/integration/test_faults.py -v
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
