@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo run bench test test-unit test-integration faults lint typecheck check schemas kafka-up kafka-down clean
+.PHONY: install demo run bench test test-unit test-integration faults fuzz lint typecheck check schemas kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test-integration: install
 ## faults: the long fault runs: a larger city, 5 SIGKILLs in both replay modes, 3 workers, a 60 s broker outage
 faults: install
 	GRIDWATCH_FAULTS=long $(BIN)/python -m pytest tests/integration/test_faults.py -v
+
+## fuzz: the decoder's property tests with 20,000 examples each (any bytes, any JSON, any field)
+fuzz: install
+	GRIDWATCH_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/unit/test_bad_input.py -k decode -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,7 +21,13 @@ from schemas._alerts import (
 )
 from schemas._assets import Asset, AssetType, Geometry, MetricThresholds
 from schemas._common import MAX_DESCRIPTION_CHARS, MAX_ID_CHARS
-from schemas._dead_letters import DeadLetter, DeadLetterReason, FieldError
+from schemas._dead_letters import (
+    MAX_KEPT_VALUE_BYTES,
+    DeadLetter,
+    DeadLetterReason,
+    FieldError,
+    bounded_dead_letter,
+)
 from schemas._events import (
     EVENT_ADAPTER,
     KNOWN_HAZARDS,
@@ -52,6 +58,7 @@ __all__ = [
     "KNOWN_SERVICE_CODES",
     "MAX_DESCRIPTION_CHARS",
     "MAX_ID_CHARS",
+    "MAX_KEPT_VALUE_BYTES",
     "Acknowledgement",
     "Alert",
     "AnyEvent",
@@ -80,6 +87,7 @@ __all__ = [
     "RiskLevel",
     "RiskState",
     "SensorReading",
+    "bounded_dead_letter",
     "decode_ack",
     "decode_event",
     "decode_input",

@@ -28,6 +28,10 @@ ValueT = TypeVar("ValueT")
 
 _KINDS: Final = ("sensor", "hotline", "inspection")
 
+MAX_DEPTH: Final = 16
+"""Default nesting limit. The deepest valid gridwatch message (an asset with a
+MultiPolygon: object, geometry, polygons, rings, positions) is 6 deep."""
+
 
 @dataclass(frozen=True, slots=True)
 class InputLimits:
@@ -36,10 +40,12 @@ class InputLimits:
     Attributes:
         max_message_bytes: Largest accepted message value.
         max_future_skew: How far ahead of the worker clock an event time may be.
+        max_depth: Deepest nesting of arrays and objects (the message object is depth 1).
     """
 
     max_message_bytes: int = 64 * 1024
     max_future_skew: timedelta = timedelta(minutes=10)
+    max_depth: int = MAX_DEPTH
 
 
 class DecodeError(Exception):
@@ -105,7 +111,7 @@ def _reason_for(error: ErrorDetails) -> DeadLetterReason:
     return _ERROR_REASONS.get(kind, DeadLetterReason.INVALID_VALUE)
 
 
-def _classify_json_failure(text: str) -> DecodeError:
+def _classify_json_failure(text: str, max_depth: int) -> DecodeError:
     # orjson rejects NaN/Infinity like any other invalid JSON. Tell them apart
     # so the producer learns it sent a non-finite number, not garbage.
     def _reject_constant(name: str) -> Any:
@@ -123,6 +129,8 @@ def _classify_json_failure(text: str) -> DecodeError:
         return DecodeError(
             DeadLetterReason.NON_FINITE_NUMBER, f"JSON contains the non-finite number {exc}"
         )
+    except RecursionError:
+        return _too_deep(max_depth)  # broken JSON nested deep enough to exhaust the stack
     except ValueError as exc:
         return DecodeError(DeadLetterReason.NOT_JSON, f"not valid JSON: {exc}")
     return DecodeError(DeadLetterReason.NOT_JSON, "not valid JSON")
@@ -132,19 +140,22 @@ class _NonFiniteError(Exception):
     pass
 
 
-def loads_object(raw: bytes | None, *, max_bytes: int) -> dict[str, Any]:
-    """Parse message bytes into a JSON object, enforcing size, UTF-8 and JSON rules.
+def loads_object(
+    raw: bytes | None, *, max_bytes: int, max_depth: int = MAX_DEPTH
+) -> dict[str, Any]:
+    """Parse message bytes into a JSON object, enforcing size, UTF-8, depth and JSON rules.
 
     Args:
         raw: The message value.
         max_bytes: Largest accepted size.
+        max_depth: Deepest accepted nesting of arrays and objects.
 
     Returns:
         The parsed JSON object.
 
     Raises:
-        DecodeError: When the bytes are empty, too large, not UTF-8, not JSON,
-            or not a JSON object.
+        DecodeError: When the bytes are empty, too large, not UTF-8, nested too
+            deep, not JSON, or not a JSON object.
     """
     if not raw:
         raise DecodeError(DeadLetterReason.EMPTY, "message has no value")
@@ -158,13 +169,40 @@ def loads_object(raw: bytes | None, *, max_bytes: int) -> dict[str, Any]:
         raise DecodeError(DeadLetterReason.NOT_UTF8, f"not UTF-8: {exc}") from None
     try:
         value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise _classify_json_failure(text) from None
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # orjson stops at 1024 levels by itself
+            raise _too_deep(max_depth) from None
+        raise _classify_json_failure(text, max_depth) from None
+    if isinstance(value, dict | list):
+        _check_depth(raw, value, max_depth)
     if not isinstance(value, dict):
         raise DecodeError(
             DeadLetterReason.NOT_OBJECT, f"expected a JSON object, got {type(value).__name__}"
         )
     return value
+
+
+def _too_deep(max_depth: int) -> DecodeError:
+    return DecodeError(
+        DeadLetterReason.TOO_DEEP, f"arrays and objects are nested deeper than {max_depth} levels"
+    )
+
+
+def _check_depth(raw: bytes, value: Any, max_depth: int) -> None:
+    """Refuse nesting deeper than ``max_depth`` in a parsed value, without recursion.
+
+    A message with no more brackets than the limit cannot be deeper: most
+    messages are cleared by two byte counts and never walked.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return
+    level: list[tuple[Any, int]] = [(value, 1)]
+    while level:
+        node, depth = level.pop()
+        if depth > max_depth:
+            raise _too_deep(max_depth)
+        children = node.values() if isinstance(node, dict) else node
+        level.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 def _validation_failure(exc: ValidationError) -> DecodeError:
@@ -194,7 +232,11 @@ def decode_event(raw: bytes | None, *, limits: InputLimits, now: datetime) -> An
     Raises:
         DecodeError: With the reason the message is rejected.
     """
-    return _event_from(loads_object(raw, max_bytes=limits.max_message_bytes), limits, now)
+    return _event_from(
+        loads_object(raw, max_bytes=limits.max_message_bytes, max_depth=limits.max_depth),
+        limits,
+        now,
+    )
 
 
 def _event_from(obj: dict[str, Any], limits: InputLimits, now: datetime) -> AnyEvent:
@@ -260,7 +302,7 @@ def decode_input(
     Raises:
         DecodeError: With the reason the line is rejected.
     """
-    obj = loads_object(raw, max_bytes=limits.max_message_bytes)
+    obj = loads_object(raw, max_bytes=limits.max_message_bytes, max_depth=limits.max_depth)
     if obj.get("kind") == "ack":
         ack = _validated(Acknowledgement.model_validate, obj)
         _not_in_future(ack.event_time, limits, now)
@@ -274,7 +316,7 @@ def decode_ack(raw: bytes | None, *, limits: InputLimits, now: datetime) -> Ackn
     Raises:
         DecodeError: With the reason the message is rejected.
     """
-    obj = loads_object(raw, max_bytes=limits.max_message_bytes)
+    obj = loads_object(raw, max_bytes=limits.max_message_bytes, max_depth=limits.max_depth)
     obj.setdefault("kind", "ack")
     ack = _validated(Acknowledgement.model_validate, obj)
     _not_in_future(ack.event_time, limits, now)

@@ -131,6 +131,16 @@ BUILDERS: dict[str, tuple[str, Callable[[], bytes], DeadLetterReason]] = {
         R.INVALID_VALUE,
     ),
     "empty_value": ("inspection", lambda: b"", R.EMPTY),
+    # 2.2 KB of brackets: once a RecursionError that cost a whole batch.
+    "nested_brackets": ("sensor", lambda: b"[" * 1100 + b"]" * 1100, R.TOO_DEEP),
+    "field_nested_brackets": (
+        "hotline",
+        lambda: to_bytes(hotline_factory()).replace(
+            b'"status":', b'"extra":' + b"[" * 600 + b"]" * 600 + b',"status":'
+        ),
+        R.TOO_DEEP,
+    ),
+    "unclosed_brackets": ("inspection", lambda: b"[" * 2200, R.TOO_DEEP),
 }
 
 

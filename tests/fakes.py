@@ -166,7 +166,7 @@ class Cluster:
         dead_letters = DeadLetters(self.outbox, self.topics.dlq, self.metrics)
         intake = Intake(InputLimits(max_future_skew=timedelta(days=3650)))
         self.pipeline = RiskPipeline(AssetRegistry([]), load_config())
-        registry = RegistryFeed(self.pipeline, self.metrics)
+        registry = self.registry = RegistryFeed(self.pipeline, self.metrics)
         registry.read_from(self.assets)
         self.store = TableStateStore(self.table, self.topics.prefix)
         self.pipeline.engine.store = self.store

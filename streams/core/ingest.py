@@ -79,7 +79,7 @@ class Intake:
     """Decides whether each input message is valid.
 
     Every exception, not only a validation failure, becomes a rejection of that
-    one message (``processing_error``): a bug on one message never stops a run.
+    one message (``internal_error``): a bug on one message never stops a run.
 
     Args:
         limits: Size and clock-skew limits for decoding.
@@ -114,6 +114,6 @@ class Intake:
         except Exception as exc:  # noqa: BLE001 - policy: every failure is a dead letter
             log.warning("decoding failed on a message: %s: %s", type(exc).__name__, exc)
             return Rejected(
-                DecodeError(DeadLetterReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+                DecodeError(DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
             )
         return Accepted(item)

@@ -159,6 +159,31 @@ class AssetRegistry:
         self._setup(by_id, shapes, digests)
 
     @classmethod
+    def keeping_valid(cls, assets: Iterable[Asset]) -> tuple[AssetRegistry, dict[str, str]]:
+        """A registry of every asset whose geometry can be built, and why the others cannot.
+
+        For records from a topic, where one poisoned asset must not cost the
+        others (:meth:`__init__` refuses the whole set instead).
+
+        Returns:
+            The registry, and the rejected assets' problems by asset_id.
+        """
+        by_id: dict[str, Asset] = {}
+        for asset in assets:
+            by_id[asset.asset_id] = asset
+        shapes: dict[str, Any] = {}
+        rejected: dict[str, str] = {}
+        for asset_id, asset in by_id.items():
+            try:
+                shapes[asset_id] = wgs84_shape(asset.geometry)
+            # Policy: whatever fails on one asset rejects that asset alone.
+            except Exception as exc:  # noqa: BLE001
+                rejected[asset_id] = f"{type(exc).__name__}: {exc}"
+        kept = {asset_id: asset for asset_id, asset in by_id.items() if asset_id in shapes}
+        digests = {asset_id: asset_digest(asset) for asset_id, asset in kept.items()}
+        return cls.from_parts(kept, shapes, digests), rejected
+
+    @classmethod
     def from_parts(
         cls, assets: dict[str, Asset], shapes: dict[str, Any], digests: dict[str, int]
     ) -> AssetRegistry:

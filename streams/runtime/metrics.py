@@ -103,6 +103,12 @@ class Metrics:
             "Assets in this worker's registry.",
             registry=registry,
         )
+        self.assets_rejected = Counter(
+            "gridwatch_assets_rejected_total",
+            "Records of the assets topic rejected (invalid or poisoned) and dead-lettered.",
+            ["reason"],
+            registry=registry,
+        )
         self.active_incidents = Gauge(
             "gridwatch_active_incidents",
             "Open incidents in the risk picture, by level.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from datetime import timedelta
@@ -9,9 +10,11 @@ from typing import Any
 
 import orjson
 
-from schemas import DeadLetter, decode_model
+from schemas import MAX_KEPT_VALUE_BYTES, Alert, Asset, DeadLetter, decode_model, encode
+from streams.broker.admin import ensure_topics
 from streams.core.topics import Topics
 from tests.badness import BadMessage, catalogue
+from tests.engine_support import run
 from tests.factories import (
     BASE_TIME,
     hotline_factory,
@@ -19,6 +22,7 @@ from tests.factories import (
     sensor_factory,
     to_bytes,
 )
+from tests.scenarios import water_main_burst
 from tests.support import Record, WorkerProcess, metric_sum, produce, read_all, wait_until
 
 VALID = 1000
@@ -152,7 +156,8 @@ def test_valid_forwarded_once_invalid_dead_lettered_once(
         letter = decode_model(record.value, DeadLetter)
         original = bad[record.key]
         assert letter.reason is original.reason, (original.name, letter.detail)
-        assert letter.original_value() == original.value
+        assert letter.original_value() == original.value[:MAX_KEPT_VALUE_BYTES]
+        assert letter.value_size == len(original.value)
         assert letter.original_key() == record.key
         assert letter.topic == input_topic[original.role]
         assert letter.detail
@@ -189,3 +194,66 @@ def test_valid_forwarded_once_invalid_dead_lettered_once(
 
     wait_until(later_applied, timeout=60, message="events sent after the bad input")
     assert worker.alive()
+
+
+def test_deep_brackets_a_giant_and_a_poisoned_asset_cost_one_dead_letter_each(
+    kafka_bootstrap, topic_prefix, worker_factory
+):
+    """Issue 11's three poisons, each among valid events and assets, on a real broker."""
+    topics = Topics(topic_prefix)
+    scenario = water_main_burst()
+    assets = [Asset.from_feature(f) for f in scenario.assets]
+    poisoned = orjson.loads(encode(assets[0]))
+    poisoned["asset_id"] = "poisoned-ring"
+    poisoned["geometry"] = {
+        "type": "Polygon",
+        "coordinates": [[[121.40, 31.20], [121.50, 31.20], [121.40, 31.20]]],
+    }
+    half = len(assets) // 2
+    registry = [(a.asset_id.encode(), encode(a)) for a in assets[:half]]
+    registry.append((b"poisoned-ring", orjson.dumps(poisoned)))
+    registry += [(a.asset_id.encode(), encode(a)) for a in assets[half:]]
+    ensure_topics(kafka_bootstrap, topics.specs(4), 4, 1)
+    assert produce(kafka_bootstrap, topics.assets, registry) == len(registry)
+    worker = worker_factory()
+
+    giant = to_bytes(sensor_factory(padding="x" * 1_000_000))  # just under the broker's 1 MiB
+    deep = b"[" * 1100 + b"]" * 1100
+    events = scenario.events
+    middle = len(events) // 2
+    outgoing: list[tuple[str, Message]] = [
+        (e["kind"], (expected_key(e), to_bytes(e))) for e in events
+    ]
+    outgoing.insert(middle, ("sensor", (b"wm-1", giant)))
+    outgoing.insert(middle, ("sensor", (b"wm-1", deep)))
+    for kind in ("sensor", "hotline", "inspection"):
+        messages = [m for k, m in outgoing if k == kind]
+        assert produce(kafka_bootstrap, getattr(topics, kind), messages) == len(messages)
+
+    valid = len(events)
+
+    def applied_all() -> dict[str, float] | None:
+        samples = worker.metrics()
+        done = metric_sum(samples, "gridwatch_engine_events_total")
+        return samples if done >= valid else None
+
+    samples = wait_until(applied_all, timeout=120, message=lambda: f"the engine\n{worker.tail()}")
+    assert metric_sum(samples, "gridwatch_engine_events_total") == valid
+    assert samples.get("gridwatch_registry_assets") == len(assets)
+    assert samples.get('gridwatch_assets_rejected_total{reason="invalid_geometry"}') == 1
+    dead = records_after(kafka_bootstrap, [topics.dlq], 3)
+    letters = {decode_model(r.value, DeadLetter).reason.value: r for r in dead}
+    assert len(dead) == 3
+    assert set(letters) == {"too_deep", "oversize", "invalid_geometry"}
+    big = decode_model(letters["oversize"].value, DeadLetter)
+    assert big.value_truncated
+    assert big.value_size == len(giant)
+    assert big.value_sha256 == hashlib.sha256(giant).hexdigest()
+    assert giant.startswith(big.original_value() or b"?")
+    ring = decode_model(letters["invalid_geometry"].value, DeadLetter)
+    assert (ring.topic, ring.original_key()) == (topics.assets, b"poisoned-ring")
+    assert decode_model(letters["too_deep"].value, DeadLetter).original_value() == deep
+    # The valid events around them raised the incident as offline processing does.
+    offline = {a.identifier for a in run(scenario).alerts}
+    alerts = records_after(kafka_bootstrap, [topics.alerts], len(offline))
+    assert {decode_model(r.value, Alert).identifier for r in alerts} == offline

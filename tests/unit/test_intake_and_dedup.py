@@ -72,14 +72,14 @@ def test_a_log_line_may_be_an_acknowledgement_but_an_event_topic_takes_none(inta
     assert isinstance(intake.ack(ack, NOW), Accepted)
 
 
-def test_a_bug_on_one_message_becomes_a_processing_error(intake, monkeypatch):
+def test_a_bug_on_one_message_becomes_a_internal_error(intake, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("streams.core.ingest.decode_event", explode)
     decision = intake.event(to_bytes(sensor_factory()), NOW)
     assert isinstance(decision, Rejected)
-    assert decision.error.reason is DeadLetterReason.PROCESSING_ERROR
+    assert decision.error.reason is DeadLetterReason.INTERNAL_ERROR
     assert "RuntimeError: boom" in decision.error.detail
 
 

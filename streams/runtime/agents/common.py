@@ -7,14 +7,13 @@ message objects and send through an :class:`Outbox`; the Faust app wires their
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
 import faust
 from aiokafka.partitioner import murmur2
 
-from schemas import DeadLetter, DecodeError, encode
+from schemas import DeadLetter, DecodeError, bounded_dead_letter, encode
 from streams.runtime.metrics import Metrics
 
 # Agents see and send bytes; the one codec (schemas.codec) does all decoding.
@@ -103,10 +102,6 @@ class ProducerOutbox:
         return future
 
 
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
 def dead_letter_for(
     error: DecodeError,
     *,
@@ -117,17 +112,17 @@ def dead_letter_for(
     key: bytes | None,
     value: bytes | None,
 ) -> DeadLetter:
-    """The dead letter of a rejected message: only the message and the reason, no clock."""
-    return DeadLetter(
-        reason=error.reason,
-        detail=error.detail,
+    """The dead letter of a rejected message: only the message and the reason, bounded."""
+    return bounded_dead_letter(
+        error.reason,
+        error.detail,
         errors=error.errors,
         topic=topic,
         partition=partition,
         offset=offset,
         timestamp_ms=timestamp_ms,
-        key_b64=_b64(key),
-        value_b64=_b64(value),
+        key=key,
+        value=value,
     )
 
 

@@ -223,8 +223,9 @@ class EngineAgent:
         async with self.lock:
             if not self._accepting:
                 return  # a rebalance is running: Faust delivers these again afterwards
-            self._registry.refresh()
             batch = _Batch()
+            for letter in self._registry.refresh():
+                batch.sent.append(await self._dead_letters.send_letter(letter, "assets"))
             now = self._wall()
             generation = self._generation()
             for event in events:
@@ -237,15 +238,29 @@ class EngineAgent:
                     self._observe(message.topic, message.partition, message.offset, now)
                 role = self._roles.get(message.topic)
                 task = self._task(message.partition, now)
-                if role == "repartition":
-                    self._received["internal"].inc()
-                    await self._internal(task, message, now, batch)
-                elif role is not None:
-                    self._received[role].inc()
-                    await self._direct(task, role, message, now, batch)
-                else:  # pragma: no cover - the agent subscribes to these topics only
-                    batch.finish.append((tp, message.offset))
+                try:
+                    if role == "repartition":
+                        self._received["internal"].inc()
+                        await self._internal(task, message, now, batch)
+                    elif role is not None:
+                        self._received[role].inc()
+                        await self._direct(task, role, message, now, batch)
+                    else:  # pragma: no cover - the agent subscribes to these topics only
+                        batch.finish.append((tp, message.offset))
+                # Policy: a failure on one message is that message's dead letter, never a
+                # lost batch or a stopped agent.
+                except Exception as exc:  # noqa: BLE001
+                    await self._failed(message, exc, role or "engine", batch)
             await self._finish_round(batch, now)
+
+    async def _failed(self, message: Message, exc: Exception, source: str, batch: _Batch) -> None:
+        """Dead-letter one message gridwatch failed on (``internal_error``) and finish it."""
+        log.exception(
+            "internal error on %s[%d]@%d", message.topic, message.partition, message.offset
+        )
+        error = DecodeError(DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        batch.sent.append(await self._dead_letters.send(message, error, source))
+        batch.finish.append(((message.topic, message.partition), message.offset))
 
     def _task(self, partition: int, now: float) -> PartitionTask[Ticket]:
         task = self.tasks.get(partition)
@@ -328,7 +343,7 @@ class EngineAgent:
         try:
             decoded = read(headers_of(message), message.value)
         except RepartitionFormatError as exc:
-            error = DecodeError(DeadLetterReason.PROCESSING_ERROR, str(exc))
+            error = DecodeError(DeadLetterReason.INTERNAL_ERROR, str(exc))
             batch.sent.append(await self._dead_letters.send(message, error, "internal"))
             batch.finish.append((tp, message.offset))
             return
@@ -341,7 +356,7 @@ class EngineAgent:
         item = self._forwarded_item(decoded)
         if item is None:
             letter = dead_letter_for(
-                DecodeError(DeadLetterReason.PROCESSING_ERROR, "forwarded event no longer valid"),
+                DecodeError(DeadLetterReason.INTERNAL_ERROR, "forwarded event no longer valid"),
                 topic=decoded.origin.topic,
                 partition=decoded.origin.partition,
                 offset=decoded.origin.offset,
@@ -451,6 +466,27 @@ class EngineAgent:
                 task.caught_up(role, None)
 
     async def _apply(self, pending: Pending[Ticket], batch: _Batch, *, origin: bool = True) -> None:
+        """Run one item through the engine; a failure becomes its dead letter."""
+        try:
+            await self._apply_item(pending, batch, origin=origin)
+        # Policy: a failure on one item is that item's dead letter (see handle_batch).
+        except Exception as exc:
+            ticket = pending.ticket
+            source = ticket.origin
+            log.exception("internal error applying %s", item_id(pending.item))
+            letter = dead_letter_for(
+                DecodeError(DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"),
+                topic=source.topic,
+                partition=source.partition,
+                offset=source.offset,
+                timestamp_ms=source.timestamp_ms,
+                key=source.key,
+                value=ticket.value,
+            )
+            batch.sent.append(await self._dead_letters.send_letter(letter, "engine"))
+            batch.finish.append((ticket.partition, ticket.offset))
+
+    async def _apply_item(self, pending: Pending[Ticket], batch: _Batch, *, origin: bool) -> None:
         item, ticket = pending.item, pending.ticket
         started = time.perf_counter()
         output = self._pipeline.handle(item, (pending.source, pending.offset) if origin else None)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from schemas import HotlineCase
+from schemas import DeadLetterReason, DecodeError, HotlineCase
 from streams.core.clock import Clock
 from streams.core.ingest import Accepted, Intake
 from streams.core.repartition import Origin, Progress, forward_headers, progress_message
@@ -111,8 +111,10 @@ class HotlineRouter:
         async with self._lock:
             if not self._accepting:
                 return []
-            self._registry.refresh()
-            sent: list[Awaitable[Any]] = []
+            sent: list[Awaitable[Any]] = [
+                await self._dead_letters.send_letter(letter, "assets")
+                for letter in self._registry.refresh()
+            ]
             touched: set[int] = set()
             generation = self._generation()
             for event in events:
@@ -120,7 +122,18 @@ class HotlineRouter:
                 if is_stale(message, generation):
                     continue  # fetched before a rebalance: delivered again from the commit
                 touched.add(message.partition)
-                sent.extend(await self._route(message))
+                try:
+                    sent.extend(await self._route(message))
+                # Policy: a failure on one message is that message's dead letter, never a
+                # lost batch or a stopped agent.
+                except Exception as exc:
+                    log.exception(
+                        "internal error on hotline[%d]@%d", message.partition, message.offset
+                    )
+                    error = DecodeError(
+                        DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
+                    )
+                    sent.append(await self._dead_letters.send(message, error, "hotline"))
                 event.ack()
             now = self._wall()
             for partition in sorted(touched):

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from schemas import Asset, DecodeError, decode_model
+from schemas import (
+    Asset,
+    DeadLetter,
+    DeadLetterReason,
+    DecodeError,
+    bounded_dead_letter,
+    decode_model,
+)
 from streams.core.topics import STATE_OWNER_FIELD
 from streams.engine.pipeline import RiskPipeline
 from streams.engine.registry import AssetRegistry
 from streams.engine.state import AssetState
+from streams.runtime.agents.common import timestamp_ms
 from streams.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -96,29 +105,61 @@ def check_owner(data: Mapping[str, Any], owner: str, where: str) -> None:
         )
 
 
-def registry_from_table(items: Iterable[tuple[bytes, bytes | None]]) -> AssetRegistry:
-    """Build the asset registry from the assets table's (key, value) items."""
-    assets = []
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An assets-topic record the registry cannot hold, and why."""
+
+    key: bytes
+    value: bytes
+    error: DecodeError
+
+
+def registry_from_table(
+    items: Iterable[tuple[bytes, bytes | None]],
+) -> tuple[AssetRegistry, list[Rejection]]:
+    """Build the asset registry from the assets table's (key, value) items.
+
+    Every valid asset is kept; a record that does not decode, or whose geometry
+    cannot be built, is left out and returned as a rejection.
+    """
+    assets: list[Asset] = []
+    rejections: list[Rejection] = []
+    blobs: dict[str, tuple[bytes, bytes]] = {}
     for key, blob in items:
         if blob is None:
             continue
         try:
-            assets.append(decode_model(blob, Asset))
+            asset = decode_model(blob, Asset)
         except DecodeError as exc:
-            log.warning("asset %r on the assets topic is invalid: %s", key, exc)
-    return AssetRegistry(assets)
+            rejections.append(Rejection(key, blob, exc))
+            continue
+        # Policy: whatever fails on one record rejects that record alone.
+        except Exception as exc:  # noqa: BLE001
+            error = DecodeError(DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+            rejections.append(Rejection(key, blob, error))
+            continue
+        assets.append(asset)
+        blobs[asset.asset_id] = (key, blob)
+    registry, problems = AssetRegistry.keeping_valid(assets)
+    for asset_id, problem in problems.items():
+        key, blob = blobs[asset_id]
+        error = DecodeError(DeadLetterReason.INVALID_GEOMETRY, f"asset {asset_id}: {problem}")
+        rejections.append(Rejection(key, blob, error))
+    return registry, rejections
 
 
 class RegistryFeed:
     """Keeps the pipeline's registry in step with the assets table.
 
-    The table calls :meth:`on_record` for every record it reads; agents call
+    The table calls :meth:`on_record` for every record it reads (recovery
+    included), which notes where the record came from; agents call
     :meth:`refresh` before they use the registry, which rebuilds it only when
-    something changed since the last time.
+    something changed since the last time and returns the dead letters of
+    records newly rejected (a poisoned asset is skipped, every valid one kept).
 
     Args:
         pipeline: The pipeline whose registry to swap.
-        metrics: Where the registry size goes.
+        metrics: Where the registry size and rejections go.
     """
 
     def __init__(self, pipeline: RiskPipeline, metrics: Metrics) -> None:
@@ -126,6 +167,9 @@ class RegistryFeed:
         self._pipeline = pipeline
         self._metrics = metrics
         self._stale = True
+        # Where each key's newest record came from: (topic, partition, offset, timestamp ms).
+        self._origins: dict[bytes, tuple[str, int, int, int | None]] = {}
+        self._reported: set[tuple[bytes, int]] = set()
 
     def read_from(self, table: Mapping[bytes, bytes | None]) -> None:
         """Build registries from ``table`` (the assets GlobalTable, or any such mapping)."""
@@ -138,13 +182,54 @@ class RegistryFeed:
 
     async def on_record(self, event: Any) -> None:
         """The table's changelog callback."""
+        message = event.message
+        if message.key is not None:
+            self._origins[bytes(message.key)] = (
+                message.topic,
+                message.partition,
+                message.offset,
+                timestamp_ms(message),
+            )
         self.changed()
 
-    def refresh(self) -> None:
-        """Rebuild the registry if the table changed since the last refresh."""
+    def refresh(self) -> list[DeadLetter]:
+        """Rebuild the registry if the table changed; the dead letters of new rejections."""
         if not self._stale:
-            return
+            return []
         self._stale = False
-        self._pipeline.set_registry(registry_from_table(list(self._table.items())))
-        self._metrics.registry_assets.set(len(self._pipeline.registry))
-        log.info("asset registry loaded: %d assets", len(self._pipeline.registry))
+        registry, rejections = registry_from_table(list(self._table.items()))
+        self._pipeline.set_registry(registry)
+        self._metrics.registry_assets.set(len(registry))
+        log.info("asset registry loaded: %d assets", len(registry))
+        letters: list[DeadLetter] = []
+        for rejection in rejections:
+            origin = self._origins.get(rejection.key)
+            if origin is None:
+                continue
+            topic, partition, offset, timestamp = origin
+            if (rejection.key, offset) in self._reported:
+                continue
+            self._reported.add((rejection.key, offset))
+            log.warning(
+                "asset record %r (%s[%d]@%d) rejected: %s",
+                rejection.key[:64],
+                topic,
+                partition,
+                offset,
+                rejection.error,
+            )
+            self._metrics.assets_rejected.labels(rejection.error.reason.value).inc()
+            letters.append(
+                bounded_dead_letter(
+                    rejection.error.reason,
+                    rejection.error.detail,
+                    errors=rejection.error.errors,
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    timestamp_ms=timestamp,
+                    key=rejection.key,
+                    value=rejection.value,
+                )
+            )
+        return letters
