@@ -40,13 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.broker.assets import publish_assets
-from streams.broker.clients import open_producer
+from streams.broker.clients import open_consumer, open_producer
 from streams.core.settings import Settings
 from streams.core.topics import Topics
 from streams.lab.citygen import generate_registry
@@ -140,7 +140,7 @@ def _readings(asset_ids: list[str]) -> Iterator[tuple[str, bytes]]:
 
 
 def _changelog_records(settings: Settings, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap)
+    consumer = open_consumer(settings, client_id="bench-recovery")
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])

@@ -1,8 +1,8 @@
 """The kafka-python clients gridwatch's tools open, built in one place.
 
 Every tool (replay, record, assets load, the simulator's ``--to-kafka``,
-the demo) gets its producer or consumer here, so connection settings are
-decided once.
+the demo) gets its producer or consumer here, so connection settings
+(servers, TLS and SASL from ``settings.kafka_security``) are decided once.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError
 
-from streams.broker.admin import BrokerUnavailableError, broker_answers
+from streams.broker.admin import broker_answers, open_kafka_client, unreachable
+from streams.broker.auth import kafka_python_auth
 from streams.core.settings import Settings
 
 MAX_REQUEST_BYTES = 1_048_576
@@ -20,8 +20,11 @@ MAX_REQUEST_BYTES = 1_048_576
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    """kafka-python options every client of gridwatch's tools shares."""
-    return {"bootstrap_servers": settings.bootstrap.split(",")}
+    """kafka-python options every client of gridwatch's tools shares: servers, TLS, SASL."""
+    return {
+        "bootstrap_servers": settings.bootstrap.split(","),
+        **kafka_python_auth(settings.kafka_security),
+    }
 
 
 def require_broker(settings: Settings) -> None:
@@ -29,10 +32,15 @@ def require_broker(settings: Settings) -> None:
 
     Raises:
         BrokerUnavailableError: No broker answered within 5 s.
+        BrokerAuthenticationError: The broker refused the credentials, or speaks
+            another security protocol.
     """
-    if not broker_answers(settings.bootstrap, timeout_s=5.0):
-        raise BrokerUnavailableError(
-            f"no Kafka broker answers at {settings.bootstrap}; start one with `gridwatch kafka up`"
+    security = settings.kafka_security
+    if not broker_answers(settings.bootstrap, timeout_s=5.0, security=security):
+        raise unreachable(
+            settings.bootstrap,
+            security,
+            f"no Kafka broker answers at {settings.bootstrap}; start one with `gridwatch kafka up`",
         )
 
 
@@ -50,18 +58,18 @@ def open_producer(
 
     Raises:
         BrokerUnavailableError: The broker cannot be reached.
+        BrokerAuthenticationError: The broker refused the credentials.
     """
-    try:
-        return KafkaProducer(
-            **client_options(settings),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=linger_ms,
-            max_request_size=max_request_size,
-            client_id=client_id,
-        )
-    except KafkaError as exc:
-        raise BrokerUnavailableError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
+    return open_kafka_client(
+        KafkaProducer,
+        settings.bootstrap,
+        security=settings.kafka_security,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        max_request_size=max_request_size,
+        client_id=client_id,
+    )
 
 
 def open_consumer(settings: Settings, *topics: str, client_id: str, **options: Any) -> Any:
@@ -69,15 +77,15 @@ def open_consumer(settings: Settings, *topics: str, client_id: str, **options: A
 
     Raises:
         BrokerUnavailableError: The broker cannot be reached.
+        BrokerAuthenticationError: The broker refused the credentials.
     """
-    try:
-        return KafkaConsumer(
-            *topics,
-            **client_options(settings),
-            group_id=None,
-            enable_auto_commit=False,
-            client_id=client_id,
-            **options,
-        )
-    except KafkaError as exc:
-        raise BrokerUnavailableError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
+    return open_kafka_client(
+        KafkaConsumer,
+        settings.bootstrap,
+        *topics,
+        security=settings.kafka_security,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id=client_id,
+        **options,
+    )

@@ -48,7 +48,7 @@ def partition_count(settings: Settings) -> int:
     """
     topics = Topics.of(settings)
     names = co_partitioned_topics(topics)
-    with admin_client(settings.bootstrap) as client:
+    with admin_client(settings.bootstrap, security=settings.kafka_security) as client:
         described = client.describe_topics(list(names))
     counts = {
         (topic.get("topic") or topic.get("name")): len(topic["partitions"])
@@ -73,7 +73,7 @@ def check_group(settings: Settings) -> None:
     """
     topics = Topics.of(settings)
     try:
-        with admin_client(settings.bootstrap) as client:
+        with admin_client(settings.bootstrap, security=settings.kafka_security) as client:
             offsets = client.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
     except KafkaError:
         return  # no such group yet

@@ -318,7 +318,7 @@ class ReplayError(RuntimeError):
 
 def _missing_topics(settings: Settings, wanted: Iterable[str]) -> list[str]:
     try:
-        with admin_client(settings.bootstrap) as client:
+        with admin_client(settings.bootstrap, security=settings.kafka_security) as client:
             existing = set(client.list_topics())
     except KafkaError as exc:
         raise BrokerUnavailableError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import click
 
-from streams.broker.admin import BrokerUnavailableError
+from streams.broker.admin import (
+    BrokerAuthenticationError,
+    BrokerUnavailableError,
+    ReplicationError,
+)
 from streams.cli.common import bootstrap_option, err, fail, load_settings, out, web_port_option
 
 
@@ -22,10 +26,14 @@ def worker(bootstrap: str | None, web_port: int | None) -> None:
     settings = load_settings(bootstrap=bootstrap, web_port=web_port)
     try:
         run_worker(settings)
+    except BrokerAuthenticationError as exc:
+        fail(str(exc))
     except BrokerUnavailableError as exc:
         fail(f"{exc}; start one with `gridwatch kafka up`")
     except PreflightError as exc:
         fail(f"refusing to start: {exc}", 2)
+    except ReplicationError as exc:
+        fail(f"refusing to create topics: {exc} (GRIDWATCH_REPLICATION_FACTOR)", 2)
 
 
 @click.group()

@@ -76,12 +76,14 @@ class DemoRun:
                 child.wait(timeout=10)
         for log in self.logs:
             log.close()
-        if broker_answers(self.settings.bootstrap):
-            # Best effort: the run is over anyway, a topic left behind is harmless.
-            with contextlib.suppress(Exception), admin_client(self.settings.bootstrap) as client:
-                names = [n for n in client.list_topics() if n.startswith(self.prefix)]
-                if names:
-                    client.delete_topics(names)
+        security = self.settings.kafka_security
+        # Best effort: the run is over anyway, a topic left behind is harmless.
+        with contextlib.suppress(Exception):
+            if broker_answers(self.settings.bootstrap, security=security):
+                with admin_client(self.settings.bootstrap, security=security) as client:
+                    names = [n for n in client.list_topics() if n.startswith(self.prefix)]
+                    if names:
+                        client.delete_topics(names)
         if self.broker is not None:
             kafka_local.down(self.broker)
             console.print("stopped the local broker this demo started")
@@ -182,15 +184,30 @@ def run_demo(
         "GRIDWATCH_HOME": str(home),
         "GRIDWATCH_WEB_PORT": str(settings.web_port),
         "GRIDWATCH_WEB_HOST": settings.web_host,
+        # The children reach the broker as this process does (TLS, SASL).
+        **settings.kafka_security.environment(with_password=True),
     }
+    security = settings.kafka_security
     try:
-        if not broker_answers(settings.bootstrap):
+        if not broker_answers(settings.bootstrap, security=security):
+            if security.protocol != "PLAINTEXT":
+                console.print(
+                    f"[red]no broker answers at {settings.bootstrap} with {security.describe()}; "
+                    "the demo starts a local broker only for PLAINTEXT[/]"
+                )
+                return 1
             local = LocalKafka(settings)
             console.print(f"no broker at {settings.bootstrap}: starting a local one …")
             kafka_local.up(local)
             run.broker = local
         topics = Topics(prefix)
-        ensure_topics(settings.bootstrap, topics.specs(settings.partitions), settings.partitions, 1)
+        ensure_topics(
+            settings.bootstrap,
+            topics.specs(settings.partitions),
+            settings.partitions,
+            1,
+            security=security,
+        )
         loaded = subprocess.run(
             [executable, "assets", "load", str(registry)], env=env, capture_output=True, check=False
         )

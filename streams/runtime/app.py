@@ -16,6 +16,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from streams.core.clock import Clock, SystemClock
+from streams.core.http_guard import HttpGuard
 from streams.core.ingest import Intake
 from streams.core.riskview import RiskPicture
 from streams.core.settings import Settings
@@ -30,8 +31,9 @@ from streams.runtime.agents.router import HotlineRouter
 from streams.runtime.agents.state import RegistryFeed, TableStateStore
 from streams.runtime.faust_compat import GridwatchApp, SharedTopicGlobalTable, patch_faust
 from streams.runtime.health import ProgressWatch, StallGuard
+from streams.runtime.kafka_auth import faust_credentials
 from streams.runtime.metrics import FAUST_PREFIX, Metrics
-from streams.runtime.web import register_views
+from streams.runtime.web import register_views, web_application_options
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ def create_app(
     app = GridwatchApp(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
+        # TLS and SASL for every aiokafka client Faust opens (None: PLAINTEXT).
+        broker_credentials=faust_credentials(settings.kafka_security),
         store="memory://",
         datadir=str(settings.worker_data_dir),
         topic_partitions=settings.partitions,
@@ -99,6 +103,8 @@ def create_app(
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        # Size, rate and token checks before every view (streams.core.http_guard).
+        web_application_options=web_application_options(HttpGuard.from_settings(settings)),
         autodiscover=False,
         GlobalTable=SharedTopicGlobalTable,
         producer_acks=-1,

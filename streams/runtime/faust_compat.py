@@ -8,6 +8,7 @@ from typing import Any
 import faust
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 
 class SharedTopicGlobalTable(faust.GlobalTable):
@@ -39,11 +40,31 @@ class IdempotentProducer(AIOKafkaProducer):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
+class ApiOnlyWeb(AiohttpWeb):
+    """Faust's aiohttp web server serving gridwatch's views and none of Faust's own.
+
+    Faust mounts blueprints of its own on the worker's port: ``/router``
+    (cluster topology), ``/table`` (table contents, key by key), ``/graph``,
+    the statistics at ``/`` and ``/assignment/``, ``/performance/``, and a
+    production index at ``/``. gridwatch uses none of them (no
+    ``@table_route``) and they expose internals, so none is registered: those
+    paths answer 404.
+    """
+
+    default_blueprints = ()
+    production_blueprints = ()
+    debug_blueprints = ()
+    optional_blueprints = ()
+
+
 class GridwatchApp(faust.App):
-    """The Faust app with an idempotent producer."""
+    """The Faust app with an idempotent producer and only gridwatch's web views."""
 
     def _new_producer(self) -> Any:
         return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def _new_web(self) -> Any:
+        return ApiOnlyWeb(self)
 
 
 async def _seek_to_committed_or_beginning(self: Any) -> Mapping[Any, int]:

@@ -1,13 +1,20 @@
-"""HTTP views on the worker's web port: health, metrics and the risk picture."""
+"""HTTP views on the worker's web port: health, metrics and the risk picture.
+
+Every request passes :func:`guard_middleware` first (size, rate and token:
+see :mod:`streams.core.http_guard`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import RiskState
+from streams.core.http_guard import HttpGuard, RequestFacts
 from streams.core.riskview import QueryError, RiskPicture, RiskQuery
 from streams.runtime.health import ProgressWatch
 from streams.runtime.metrics import LEVELS, Metrics
@@ -49,6 +56,51 @@ def health_report(app: Any, watch: ProgressWatch | None = None) -> tuple[bool, d
     elif silent:
         body["reason"] = f"no fetch answered by the broker for {silent:.0f}s"
     return ready, body
+
+
+def request_facts(request: web.Request) -> RequestFacts:
+    """What :class:`HttpGuard` needs to know of an aiohttp request.
+
+    The client is the TCP peer: behind a reverse proxy that is the proxy, and
+    ``X-Forwarded-For`` is not trusted (any client can write it).
+    """
+    chunked = "chunked" in request.headers.get(hdrs.TRANSFER_ENCODING, "").lower()
+    return RequestFacts(
+        path=request.path,
+        client=request.remote,
+        authorization=request.headers.get(hdrs.AUTHORIZATION),
+        content_length=request.content_length,
+        chunked=chunked,
+    )
+
+
+def guard_middleware(guard: HttpGuard) -> Middleware:
+    """Middleware that answers the guard's refusals instead of the view."""
+
+    @web.middleware
+    async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        refusal = guard.check(request_facts(request))
+        if refusal is None:
+            return await handler(request)
+        response = web.json_response(
+            {"error": refusal.error, "status": refusal.status},
+            status=refusal.status,
+            headers=dict(refusal.headers),
+        )
+        if refusal.close:
+            response.force_close()  # the refused body is never read
+        return response
+
+    return guarded
+
+
+def web_application_options(guard: HttpGuard) -> dict[str, Any]:
+    """Faust's ``web_application_options``: the guard, and aiohttp's own body limit."""
+    # client_max_size bounds any body a view would read; 0 would disable it.
+    return {
+        "middlewares": [guard_middleware(guard)],
+        "client_max_size": max(1, guard.max_body_bytes),
+    }
 
 
 def _state_json(state: RiskState) -> dict[str, Any]:

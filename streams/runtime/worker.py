@@ -23,17 +23,21 @@ def run_worker(settings: Settings, console: Console | None = None) -> None:
 
     Raises:
         BrokerUnavailableError: No broker answered.
+        ReplicationError: Topics are missing and the cluster has fewer brokers
+            than the replication factor.
         PreflightError: The topics or the group belong to another deployment, or
             the inputs are not co-partitioned.
     """
     out = console if console is not None else Console(stderr=True)
-    wait_for_broker(settings.bootstrap, timeout_s=30.0)
+    wait_for_broker(settings.bootstrap, timeout_s=30.0, security=settings.kafka_security)
     if settings.create_topics:
         outcomes = ensure_topics(
             settings.bootstrap,
             Topics.of(settings).specs(settings.partitions),
             settings.partitions,
             settings.replication_factor,
+            security=settings.kafka_security,
+            min_insync_replicas=settings.min_insync_replicas,
         )
         created = [o.name for o in outcomes if o.created]
         if created:

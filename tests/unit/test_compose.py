@@ -7,9 +7,11 @@ merge keys resolved, duplicate keys rejected) the way compose would.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
+import pytest
 import yaml
 
 from streams.core.settings import Settings
@@ -56,13 +58,52 @@ def depends_on(service: dict[str, Any]) -> dict[str, str]:
     return {name: spec.get("condition", STARTED) for name, spec in deps.items()}
 
 
+class InterpolationError(ValueError):
+    """A ``${NAME:?message}`` whose variable is unset: compose refuses to start."""
+
+
+_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def interpolate(value: str, env: Mapping[str, str]) -> str:
+    """Resolve ``${NAME}``, ``${NAME:-default}`` and ``${NAME:?error}`` as compose does."""
+
+    def resolve(match: re.Match[str]) -> str:
+        name, op, arg = match["name"], match["op"] or "", match["arg"] or ""
+        current = env.get(name)
+        missing = current is None or (op.startswith(":") and current == "")
+        if not missing:
+            return str(current)
+        if op.endswith("?"):
+            raise InterpolationError(f"{name}: {arg}")
+        return arg if op.endswith("-") else ""
+
+    return _INTERPOLATION.sub(resolve, value)
+
+
+def _port_entries(service: dict[str, Any]) -> list[tuple[str | None, int, int]]:
+    """(host address or None, host port, container port) of "[ip:]host:container[/proto]"."""
+    entries = []
+    for entry in service.get("ports", []):
+        text = str(entry).split("/")[0]
+        # The address may be an interpolation holding colons: split from the right.
+        parts = text.rsplit(":", 2)
+        address = parts[0] if len(parts) == 3 else None
+        entries.append((address, int(parts[-2]), int(parts[-1])))
+    return entries
+
+
 def ports(service: dict[str, Any]) -> dict[int, int]:
     """host port -> container port, from the short syntax ("[ip:]host:container[/proto]")."""
-    mapped: dict[int, int] = {}
-    for entry in service.get("ports", []):
-        *_, host, container = str(entry).split("/")[0].split(":")
-        mapped[int(host)] = int(container)
-    return mapped
+    return {host: container for _, host, container in _port_entries(service)}
+
+
+def bind_addresses(service: dict[str, Any], env: Mapping[str, str]) -> dict[int, str | None]:
+    """host port -> the host address it is published on (None: every interface)."""
+    return {
+        host: None if address is None else interpolate(address, env)
+        for address, host, _ in _port_entries(service)
+    }
 
 
 def mounts(service: dict[str, Any]) -> dict[str, str]:
@@ -74,11 +115,21 @@ def mounts(service: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def environment(service: dict[str, Any]) -> dict[str, str]:
+def _raw_environment(service: dict[str, Any]) -> dict[str, str | None]:
     env = service.get("environment", {})
     if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {str(k): str(v) for k, v in env.items()}
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return {str(k): None if v is None else str(v) for k, v in env.items()}
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    """The variables a service sets (pass-through ones, without a value, left out)."""
+    return {k: v for k, v in _raw_environment(service).items() if v is not None}
+
+
+def passed_through(service: dict[str, Any]) -> set[str]:
+    """Variables named without a value: taken from the shell when set there."""
+    return {k for k, v in _raw_environment(service).items() if v is None}
 
 
 def dockerfile_env() -> dict[str, str]:
@@ -221,7 +272,7 @@ def test_prometheus_and_grafana_mount_deploy() -> None:
             assert (ROOT / source).is_dir(), source
     env = environment(grafana)
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
-    assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"  # see, never edit or administer
     home = PurePosixPath(env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert str(home.parent) == dashboards
     assert (ROOT / "deploy" / "grafana" / "dashboards" / home.name).is_file()
@@ -241,3 +292,44 @@ def test_gridwatch_environment_names_and_values_are_settings() -> None:
         values = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()}
         settings = Settings.model_validate(values)
         assert settings.bootstrap == "kafka:9092", name
+
+
+def test_published_ports_bind_loopback_unless_told_otherwise() -> None:
+    for name, service in services().items():
+        for port, address in bind_addresses(service, {}).items():
+            assert address == "127.0.0.1", f"{name}:{port} is published on {address or 'all'}"
+        for port, address in bind_addresses(service, {"GRIDWATCH_BIND": "0.0.0.0"}).items():
+            assert address == "0.0.0.0", f"{name}:{port} ignores GRIDWATCH_BIND"
+    assert any(services()[name].get("ports") for name in ("kafka", "worker-1", "grafana"))
+
+
+def test_grafana_admin_password_comes_from_the_environment() -> None:
+    env = environment(services()["grafana"])
+    password = env["GF_SECURITY_ADMIN_PASSWORD"]
+    with pytest.raises(InterpolationError, match="GRAFANA_ADMIN_PASSWORD"):
+        interpolate(password, {})  # no default: compose refuses to start
+    with pytest.raises(InterpolationError):
+        interpolate(password, {"GRAFANA_ADMIN_PASSWORD": ""})
+    assert interpolate(password, {"GRAFANA_ADMIN_PASSWORD": "s3cret"}) == "s3cret"
+    # Anonymous access, if any, is read-only; nobody signs themselves up.
+    if env.get("GF_AUTH_ANONYMOUS_ENABLED", "false") == "true":
+        assert env.get("GF_AUTH_ANONYMOUS_ORG_ROLE", "Viewer") == "Viewer"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+
+def test_workers_take_the_api_token_from_the_shell_only() -> None:
+    for name, service in worker_services().items():
+        assert "GRIDWATCH_API_TOKEN" in passed_through(service), name
+        assert "GRIDWATCH_API_TOKEN" not in environment(service), name  # never a value here
+    for name, service in services().items():
+        for var in passed_through(service):
+            assert var in settings_env_names() or not var.startswith(ENV_PREFIX), (name, var)
+
+
+def test_interpolation_follows_compose() -> None:
+    assert interpolate("${A:-x}", {}) == "x"
+    assert interpolate("${A:-x}", {"A": ""}) == "x"
+    assert interpolate("${A-x}", {"A": ""}) == ""
+    assert interpolate("${A}:1", {"A": "h"}) == "h:1"
+    with pytest.raises(InterpolationError, match="A: say so"):
+        interpolate("${A:?say so}", {})

@@ -5,6 +5,7 @@ import re
 from streams.broker.local import LocalKafka, broker_properties
 from streams.core.settings import Settings
 from tests.constants import ROOT
+from tests.unit.test_k8s_manifests import statefulset
 
 
 def test_compose_runs_the_kafka_version_the_project_tests_against():
@@ -28,3 +29,13 @@ def test_broker_properties_bind_loopback_with_kraft(tmp_path):
     assert lines["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert lines["log.dirs"] == str(tmp_path / "kafka" / "data")
     assert lines["auto.create.topics.enable"] == "false"
+
+
+def test_the_image_and_the_pod_run_as_the_same_non_root_user():
+    match = re.search(r"^USER\s+(\d+):(\d+)\s*$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert match is not None, "the Dockerfile must name a numeric USER uid:gid"
+    uid, gid = int(match.group(1)), int(match.group(2))
+    assert uid != 0
+    assert gid != 0
+    context = statefulset()["spec"]["template"]["spec"]["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"]) == (uid, gid)

@@ -96,14 +96,26 @@ def probe_port_matches(port: int | str) -> bool:
 
 
 def container_env() -> dict[str, str]:
-    """The container's effective GRIDWATCH_* environment (ConfigMap, then env)."""
+    """The container's effective GRIDWATCH_* environment with values (ConfigMap, then env)."""
     container = worker_container()
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         assert source["configMapRef"]["name"] == configmap()["metadata"]["name"]
         env.update(configmap()["data"])
-    env.update({item["name"]: item["value"] for item in container.get("env", [])})
+    env.update(
+        {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
+    )
     return env
+
+
+def secret_env() -> dict[str, dict[str, Any]]:
+    """Variable -> its ``secretKeyRef``, for the container's variables taken from Secrets."""
+    refs = {}
+    for item in worker_container().get("env", []):
+        if "valueFrom" in item:
+            assert set(item) == {"name", "valueFrom"}, item["name"]
+            refs[item["name"]] = item["valueFrom"]["secretKeyRef"]
+    return refs
 
 
 def test_manifests_have_the_expected_kinds_in_one_namespace() -> None:
@@ -200,7 +212,7 @@ def test_environment_names_are_settings() -> None:
     env = container_env()
     known = settings_env_names()
     assert env, "the worker gets no settings"
-    for name in env:
+    for name in [*env, *secret_env()]:
         assert name.startswith(ENV_PREFIX), name
         assert name in known, f"{name} is not a field of streams.core.settings.Settings"
     assert set(configmap()["data"]) >= {
@@ -227,3 +239,81 @@ def test_strict_loader_rejects_duplicate_keys(tmp_path: Path) -> None:
     path.write_text("a: 1\nb: 2\na: 3\n")
     with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'a'"):
         load_yaml_docs(path)
+
+
+SECRET_SETTINGS = {"GRIDWATCH_API_TOKEN", "GRIDWATCH_SASL_USERNAME", "GRIDWATCH_SASL_PASSWORD"}
+
+
+def test_pod_runs_unprivileged_with_a_read_only_root() -> None:
+    pod = statefulset()["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    pod_context = pod["securityContext"]
+    assert pod_context["runAsNonRoot"] is True
+    assert pod_context["runAsUser"] > 0
+    assert pod_context["runAsGroup"] > 0
+    assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = worker_container()
+    context = container["securityContext"]
+    assert context.get("runAsNonRoot", True) is True
+    assert context.get("runAsUser", pod_context["runAsUser"]) > 0
+    assert context["allowPrivilegeEscalation"] is False
+    assert context.get("privileged", False) is False
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["capabilities"]["drop"] == ["ALL"]
+    assert not context["capabilities"].get("add")
+    for host_namespace in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not pod.get(host_namespace, False), host_namespace
+
+
+def test_the_only_writable_paths_are_volumes() -> None:
+    pod = statefulset()["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    claims = {c["metadata"]["name"] for c in statefulset()["spec"]["volumeClaimTemplates"]}
+    mounts = {m["mountPath"]: m for m in worker_container()["volumeMounts"]}
+    assert volumes[mounts["/tmp"]["name"]]["emptyDir"] is not None
+    assert mounts["/var/lib/gridwatch"]["name"] in claims
+    assert not mounts["/var/lib/gridwatch"].get("readOnly", False)
+    for path, mount in mounts.items():
+        if path not in {"/tmp", "/var/lib/gridwatch"}:
+            assert mount.get("readOnly") is True, path
+        assert mount["name"] in volumes or mount["name"] in claims, path
+
+
+def quantity(value: str | int | float) -> float:
+    """A Kubernetes quantity ("500m", "2", "512Mi", "1Gi") as a number."""
+    text = str(value)
+    for suffix, factor in (("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("m", 1e-3)):
+        if text.endswith(suffix):
+            return float(text.removesuffix(suffix)) * factor
+    return float(text)
+
+
+def test_resources_are_bounded() -> None:
+    resources = worker_container()["resources"]
+    for key in ("cpu", "memory"):
+        request = quantity(resources["requests"][key])
+        limit = quantity(resources["limits"][key])
+        assert 0 < request <= limit, key
+
+
+def test_secrets_come_from_secrets_only() -> None:
+    refs = secret_env()
+    assert set(refs) == SECRET_SETTINGS
+    for name, ref in refs.items():
+        assert ref["name"], name
+        assert ref["key"], name
+        # Optional: without the Secret the worker runs with no token and PLAINTEXT.
+        assert ref["optional"] is True, name
+    literal = set(container_env())
+    assert not literal & SECRET_SETTINGS, "a secret is written into a manifest"
+    assert not {k for k in configmap()["data"] if "PASSWORD" in k or "TOKEN" in k}
+    tls = {v["name"]: v for v in statefulset()["spec"]["template"]["spec"]["volumes"]}
+    assert tls["kafka-tls"]["secret"]["optional"] is True
+
+
+def test_topics_are_created_with_production_durability() -> None:
+    env = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in container_env().items()}
+    settings = Settings.model_validate(env)
+    assert settings.replication_factor == 3
+    assert settings.min_insync_replicas == 2
+    assert settings.create_topics  # the worker creates missing topics with them

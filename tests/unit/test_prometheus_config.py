@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +42,32 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [exe, *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def documented_authorization() -> dict[str, Any]:
+    """The scrape job's commented-out ``authorization`` block, uncommented and parsed."""
+    lines = CONFIG.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "# authorization:")
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.strip().startswith("#   "):
+            break
+        block.append(line)
+    uncommented = "\n".join(line.replace("# ", "", 1) for line in block)
+    parsed = yaml.safe_load(textwrap.dedent(uncommented))
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+def config_with_token(token_file: Path, out: Path) -> Path:
+    """The shipped config with the documented authorization on, reading ``token_file``."""
+    config = yaml.safe_load(CONFIG.read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "gridwatch"]
+    job.update(documented_authorization())
+    job["authorization"]["credentials_file"] = str(token_file)
+    config["rule_files"] = [str(RULES)]
+    out.write_text(yaml.safe_dump(config))
+    return out
 
 
 def rules() -> list[dict[str, Any]]:
@@ -111,3 +139,21 @@ def test_alerting_rules_query_only_exported_metrics() -> None:
     }
     unknown = sorted((alert, m) for alert, m in referenced if m not in exported)
     assert not unknown, f"rules query metrics the worker does not export: {unknown}"
+
+
+def test_the_documented_token_block_is_valid_and_its_file_stays_out_of_git(tmp_path: Path) -> None:
+    block = documented_authorization()
+    assert block == {
+        "authorization": {
+            "type": "Bearer",
+            "credentials_file": "/etc/prometheus/gridwatch-api-token",
+        }
+    }
+    # compose mounts deploy/prometheus at /etc/prometheus: the file sits there, ignored.
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "deploy/prometheus/gridwatch-api-token" in ignored
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    config = config_with_token(token, tmp_path / "prometheus.yml")
+    result = promtool("check", "config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from streams.broker.admin import topic_configs
 from streams.core.settings import Settings
-from streams.core.topics import Topics
+from streams.core.topics import Topics, TopicSpec
 from streams.runtime.app import faust_broker_url
 from tests.constants import PRODUCT_TOPICS
 
@@ -80,3 +81,20 @@ def test_the_application_id_follows_the_topic_prefix(monkeypatch):
 
 def test_faust_broker_url():
     assert faust_broker_url("a:1,b:2") == "kafka://a:1;kafka://b:2"
+
+
+def test_min_insync_replicas_is_optional_and_bounded_by_the_replication_factor():
+    assert Settings().min_insync_replicas is None
+    settings = Settings(replication_factor=3, min_insync_replicas=2)
+    assert (settings.replication_factor, settings.min_insync_replicas) == (3, 2)
+    with pytest.raises(ValidationError, match="cannot exceed replication_factor"):
+        Settings(replication_factor=1, min_insync_replicas=2)
+    with pytest.raises(ValidationError):
+        Settings(min_insync_replicas=0)
+
+
+def test_created_topics_carry_min_insync_replicas_only_when_set():
+    spec, compacted = TopicSpec("a"), TopicSpec("b", compacted=True)
+    assert topic_configs(spec, None) == {}
+    assert topic_configs(spec, 2) == {"min.insync.replicas": "2"}
+    assert topic_configs(compacted, 2) == {"cleanup.policy": "compact", "min.insync.replicas": "2"}
