@@ -498,7 +498,6 @@ class EngineAgent:
         if output.duplicate:
             self._metrics.duplicates.labels(item.kind).inc()
             return
-        self._engine_events[item.kind].inc()
         if output.unknown_asset:
             self._metrics.unknown_asset_events.inc()
         if output.late:
@@ -521,6 +520,7 @@ class EngineAgent:
             )
             batch.sent.append(await self._dead_letters.send_letter(letter, "engine"))
             return
+        self._engine_events[item.kind].inc()  # applied (a late event is a dead letter instead)
         key = (item.asset_id or "").encode()
         for alert in output.alerts:
             self._metrics.alerts.labels(
