@@ -252,11 +252,19 @@ def _event_from(obj: dict[str, Any], limits: InputLimits, now: datetime) -> AnyE
 
 
 def _validated(validate: Callable[[Any], ValueT], obj: Any) -> ValueT:
-    """``validate(obj)``, with a validation error turned into the matching DecodeError."""
+    """``validate(obj)``, with any failure turned into a DecodeError.
+
+    A validation error gets its matching reason; anything else a validator
+    raises (a bug) is ``internal_error``, so the decoders raise DecodeError only.
+    """
     try:
         return validate(obj)
     except ValidationError as exc:
         raise _validation_failure(exc) from None
+    except Exception as exc:  # a decoder raises DecodeError only
+        raise DecodeError(
+            DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}"
+        ) from exc
 
 
 def _not_in_future(event_time: datetime, limits: InputLimits, now: datetime) -> None:

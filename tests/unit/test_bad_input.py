@@ -315,3 +315,14 @@ def test_any_asset_record_is_either_in_the_registry_or_one_dead_letter(raw: byte
     kept = {asset.asset_id for asset in registry}
     assert "ok" in kept
     assert (len(kept) - 1) + len(rejections) == 1
+
+
+def test_a_bug_in_a_validator_is_a_decode_error_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bug(obj: Any) -> Any:
+        raise TypeError("a validator bug")
+
+    monkeypatch.setattr(Asset, "model_validate", bug)
+    with pytest.raises(DecodeError) as raised:
+        decode_model(_asset("ok", POINT), Asset)
+    assert raised.value.reason is DeadLetterReason.INTERNAL_ERROR
+    assert "a validator bug" in raised.value.detail
