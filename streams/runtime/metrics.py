@@ -69,7 +69,7 @@ class Metrics:
         )
         self.redelivered = Counter(
             "gridwatch_engine_redelivered_total",
-            "Messages redelivered after a restart or rebalance and skipped (already applied).",
+            "Messages delivered again (restart, rebalance or a seek back) and skipped: handled.",
             registry=registry,
         )
         self.late_events = Counter(

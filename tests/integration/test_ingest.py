@@ -60,16 +60,23 @@ def body(record: Record) -> dict[str, Any]:
 
 
 def metrics_after(worker: WorkerProcess, total: int) -> dict[str, float]:
-    def received_all() -> dict[str, float] | None:
+    """The worker's metrics once every message has an outcome (consumed or dead-lettered).
+
+    Not once ``gridwatch_messages_received_total`` reaches ``total``: that counts
+    deliveries, and a message the consumer delivers again counts twice.
+    """
+
+    def decided_all() -> dict[str, float] | None:
         samples = worker.metrics()
-        return (
-            samples if metric_sum(samples, "gridwatch_messages_received_total") >= total else None
+        decided = metric_sum(samples, "gridwatch_events_consumed_total") + metric_sum(
+            samples, "gridwatch_dead_letters_total"
         )
+        return samples if decided >= total else None
 
     return wait_until(
-        received_all,
+        decided_all,
         timeout=120,
-        message=lambda: f"the worker to receive {total} messages\n{worker.tail()}",
+        message=lambda: f"the worker to decide {total} messages\n{worker.tail()}",
     )
 
 

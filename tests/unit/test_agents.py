@@ -75,14 +75,15 @@ def test_crashes_lose_nothing_and_repeat_byte_identical(rng: random.Random) -> N
     assert unique(cluster.alerts()) == expected(scenario)
 
 
-def test_a_worker_that_seeks_back_skips_what_it_applied_without_calling_it_a_straggler():
+def test_a_worker_that_seeks_back_skips_what_it_handled_without_calling_it_a_straggler():
     scenario = city()
     cluster = Cluster(scenario.assets)
     for event in scenario.events:
         cluster.publish(event)
     cluster.settle()
     before = cluster.sample("gridwatch_engine_redelivered_total")
-    inputs = (cluster.topics.sensor, cluster.topics.inspection, cluster.topics.acks)
+    topics = cluster.topics
+    inputs = (topics.sensor, topics.inspection, topics.acks, topics.hotline)
     rewound = [tp for tp in cluster.logs if tp[0] in inputs]
     for topic, partition in rewound:
         cluster.rewind(topic, partition)

@@ -172,6 +172,10 @@ class HotlineRouter:
         partition, offset = message.partition, message.offset
         if self._observe is not None:
             self._observe(message.topic, partition, offset, self._wall())
+        if offset < self._next.get(partition, 0):
+            # Delivered again after it was routed (the consumer sought back): done already.
+            self._metrics.redelivered.inc()
+            return []
         if offset + 1 > self._next.get(partition, 0):
             self._next[partition] = offset + 1
         decision = self._intake.event(message.value, self._clock.now())
