@@ -212,7 +212,10 @@ def broker_properties(kafka: LocalKafka, users: ScramUsers | None = None) -> str
         # Topics are created deliberately (gridwatch topics create / the worker);
         # a typo in a producer must not create a stray topic.
         "auto.create.topics.enable=false",
-        "log.retention.hours=168",
+        # Replayed logs carry their event times as Kafka timestamps: time-based
+        # retention would delete a log older than a week as soon as it is written
+        # (the test cities start on a fixed date). Data here is for development.
+        "log.retention.ms=-1",
         "log.segment.bytes=268435456",
     ]
     if users is not None:

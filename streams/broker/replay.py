@@ -16,8 +16,8 @@ send function as an argument; :func:`kafka_sender`, :func:`publish_log` and
 Note:
     Kafka timestamps are event times, and time-based retention (and
     ``--from-time`` of ``gridwatch record``) uses them: a log older than the
-    topic's ``retention.ms`` (7 days on the local broker) is eligible for
-    deletion as soon as it is written.
+    topic's ``retention.ms`` (7 days by Kafka's default; unlimited on the
+    project's local broker) is eligible for deletion as soon as it is written.
 """
 
 from __future__ import annotations
