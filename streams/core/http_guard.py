@@ -73,6 +73,11 @@ class RequestFacts:
     chunked: bool = False
 
 
+def _check_rate(rate_per_s: float, burst: int) -> None:
+    if rate_per_s <= 0 or burst < 1:
+        raise ValueError(f"need rate_per_s > 0 and burst >= 1, got {rate_per_s}, {burst}")
+
+
 class TokenBucket:
     """A token bucket: ``burst`` tokens at most, refilled at ``rate_per_s``.
 
@@ -88,8 +93,7 @@ class TokenBucket:
         Raises:
             ValueError: On a rate that is not positive or a burst below 1.
         """
-        if rate_per_s <= 0 or burst < 1:
-            raise ValueError(f"need rate_per_s > 0 and burst >= 1, got {rate_per_s}, {burst}")
+        _check_rate(rate_per_s, burst)
         self.rate_per_s = rate_per_s
         self.burst = burst
         self._tokens = float(burst)
@@ -145,8 +149,7 @@ class ClientRateLimiter:
         Raises:
             ValueError: On a rate that is not positive or a burst below 1.
         """
-        if rate_per_s <= 0 or burst < 1:
-            raise ValueError(f"need rate_per_s > 0 and burst >= 1, got {rate_per_s}, {burst}")
+        _check_rate(rate_per_s, burst)
         self.rate_per_s = rate_per_s
         self.burst = burst
         self._monotonic = monotonic

@@ -471,20 +471,24 @@ class EngineAgent:
             await self._apply_item(pending, batch, origin=origin)
         # Policy: a failure on one item is that item's dead letter (see handle_batch).
         except Exception as exc:
-            ticket = pending.ticket
-            source = ticket.origin
             log.exception("internal error applying %s", item_id(pending.item))
-            letter = dead_letter_for(
-                DecodeError(DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"),
-                topic=source.topic,
-                partition=source.partition,
-                offset=source.offset,
-                timestamp_ms=source.timestamp_ms,
-                key=source.key,
-                value=ticket.value,
-            )
-            batch.sent.append(await self._dead_letters.send_letter(letter, "engine"))
-            batch.finish.append((ticket.partition, ticket.offset))
+            error = DecodeError(DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+            await self._dead_letter_ticket(pending.ticket, error, batch)
+            batch.finish.append((pending.ticket.partition, pending.ticket.offset))
+
+    async def _dead_letter_ticket(self, ticket: Ticket, error: DecodeError, batch: _Batch) -> None:
+        """Dead-letter the input message a ticket stands for (its origin, its bytes)."""
+        source = ticket.origin
+        letter = dead_letter_for(
+            error,
+            topic=source.topic,
+            partition=source.partition,
+            offset=source.offset,
+            timestamp_ms=source.timestamp_ms,
+            key=source.key,
+            value=ticket.value,
+        )
+        batch.sent.append(await self._dead_letters.send_letter(letter, "engine"))
 
     async def _apply_item(self, pending: Pending[Ticket], batch: _Batch, *, origin: bool) -> None:
         item, ticket = pending.item, pending.ticket
@@ -502,23 +506,13 @@ class EngineAgent:
             self._metrics.unknown_asset_events.inc()
         if output.late:
             self._metrics.late_events.inc()
-            source = ticket.origin
             error = DecodeError(
                 DeadLetterReason.LATE,
                 f"event_time {item.event_time.isoformat()} is more than "
                 f"{self._pipeline.config.allowed_lateness_s:.0f}s behind the newest event of "
                 f"asset {item.asset_id}",
             )
-            letter = dead_letter_for(
-                error,
-                topic=source.topic,
-                partition=source.partition,
-                offset=source.offset,
-                timestamp_ms=source.timestamp_ms,
-                key=source.key,
-                value=ticket.value,
-            )
-            batch.sent.append(await self._dead_letters.send_letter(letter, "engine"))
+            await self._dead_letter_ticket(ticket, error, batch)
             return
         self._engine_events[item.kind].inc()  # applied (a late event is a dead letter instead)
         key = (item.asset_id or "").encode()
