@@ -66,6 +66,31 @@ class Sent:
     headers: list[tuple[str, bytes]] | None
 
 
+class FakeChangelogTable:
+    """A changelog-backed table: a write survives a crash only once the broker has it.
+
+    Writes are in flight until the worker awaits :meth:`delivered` (as the real
+    table's records wait in Faust's producer buffer); :meth:`crash` loses them.
+    """
+
+    def __init__(self) -> None:
+        self.durable: dict[bytes, bytes] = {}
+        self.in_flight: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.in_flight.get(key, self.durable.get(key))
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.in_flight[key] = value
+
+    async def delivered(self) -> None:
+        self.durable.update(self.in_flight)
+        self.in_flight.clear()
+
+    def crash(self) -> None:
+        self.in_flight.clear()
+
+
 def _delivered() -> asyncio.Future[None]:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     done.set_result(None)
@@ -150,7 +175,7 @@ class Cluster:
         self.delivered: dict[tuple[str, int], int] = {}
         self.committed: dict[tuple[str, int], int] = {}
         self.events: dict[tuple[str, int], list[FakeEvent]] = {}
-        self.table: dict[bytes, bytes] = {}
+        self.table = FakeChangelogTable()
         self.assets = {
             f["properties"]["asset_id"].encode(): encode(Asset.from_feature(f)) for f in assets
         }
@@ -184,7 +209,8 @@ class Cluster:
         self.events = {}
 
     def crash(self) -> None:
-        """SIGKILL: nothing more is acknowledged; a new worker starts from the commits."""
+        """SIGKILL: what is in flight is lost; a new worker resumes from the commits."""
+        self.table.crash()
         self.start_worker()
 
     # -- ConsumerView
@@ -260,6 +286,12 @@ class Cluster:
                 offset += 1
         self.committed[tp] = offset
 
+    def tick(self) -> None:
+        """The engine's timer fires; acknowledged inputs are committed."""
+        asyncio.run(self.engine.tick())
+        for tp in list(self.events):
+            self._commit(tp)
+
     def settle(self) -> None:
         """Let time pass until the engine released everything it holds."""
         for _ in range(20):
@@ -268,9 +300,7 @@ class Cluster:
             while self.pending():
                 topic, partition = self.pending()[0]
                 self.deliver(topic, partition, 1000)
-            asyncio.run(self.engine.tick())
-            for tp in list(self.events):
-                self._commit(tp)
+            self.tick()
             waiting = any(task.waiting() for task in self.engine.tasks.values())
             if not waiting and not self.pending():
                 return

@@ -29,7 +29,12 @@ from streams.runtime.agents.consumer import FaustConsumerView
 from streams.runtime.agents.engine import EngineAgent
 from streams.runtime.agents.router import HotlineRouter
 from streams.runtime.agents.state import RegistryFeed, TableStateStore
-from streams.runtime.faust_compat import GridwatchApp, SharedTopicGlobalTable, patch_faust
+from streams.runtime.faust_compat import (
+    ConfirmedTable,
+    GridwatchApp,
+    SharedTopicGlobalTable,
+    patch_faust,
+)
 from streams.runtime.health import ProgressWatch, StallGuard
 from streams.runtime.kafka_auth import faust_credentials
 from streams.runtime.metrics import FAUST_PREFIX, Metrics
@@ -107,6 +112,8 @@ def create_app(
         web_application_options=web_application_options(HttpGuard.from_settings(settings)),
         autodiscover=False,
         GlobalTable=SharedTopicGlobalTable,
+        # Changelog writes the engine can await before acknowledging its inputs.
+        Table=ConfirmedTable,
         producer_acks=-1,
         # Let the producer batch: a 5 ms linger turns thousands of tiny produce
         # requests into a few large ones.

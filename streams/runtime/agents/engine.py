@@ -8,11 +8,12 @@ the alerts do not depend on how the inputs interleave on arrival.
 
 Crash safety, per batch: the alerts, risk states and dead letters an item
 causes are acknowledged by the broker *before* the asset states are written
-to the changelog-backed table (stamped with the task's frontier), and an input
-message is acknowledged only once everything before it in its partition is
-finished. After a crash the worker resumes from the committed offsets with the
-persisted states: a message before an asset's frontier was applied and is
-skipped, anything later is applied again and gives the same bytes again.
+to the changelog-backed table (stamped with the task's frontier), an input
+message is acknowledged only once the broker has those states too, and only
+once everything before it in its partition is finished. After a crash the
+worker resumes from the committed offsets with the persisted states: a
+message before an asset's frontier was applied and is skipped, anything later
+is applied again and gives the same bytes again.
 """
 
 from __future__ import annotations
@@ -436,6 +437,7 @@ class EngineAgent:
             self._metrics.state_writes.inc(
                 self._store.persist(states, lambda asset_id: self._frontier_of(asset_id))
             )
+            await self._store.delivered()
         for tp, offset in batch.finish:
             self.acks.finish(tp, offset)
 

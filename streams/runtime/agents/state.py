@@ -85,6 +85,17 @@ class TableStateStore:
             self.table[state.asset_id.encode()] = orjson.dumps(data)
         return len(states)
 
+    async def delivered(self) -> None:
+        """Wait until the broker has every state written so far.
+
+        Inputs are acknowledged only after this: an offset must never be
+        committed ahead of the state that covers it. A table without
+        confirmations (a plain mapping in tests) has nothing to wait for.
+        """
+        delivered = getattr(self.table, "delivered", None)
+        if delivered is not None:
+            await delivered()
+
     def forget(self) -> None:
         """Drop the cache (after a rebalance the table is the truth)."""
         self.cache.clear()
