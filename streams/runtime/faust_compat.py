@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import faust
+from aiokafka import TopicPartition
+from aiokafka.consumer.fetcher import Fetcher
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
@@ -117,6 +121,39 @@ async def _seek_to_committed_or_beginning(self: Any) -> Mapping[Any, int]:
     return committed
 
 
+FETCH_SENT_ATTR: Final = "gridwatch_fetch_sent_ms"
+"""Where a partition's fetch state keeps the wall time (ms) its last fetch was sent."""
+
+_original_proc_fetch_request = Fetcher._proc_fetch_request
+
+
+async def _proc_fetch_request_stamped(
+    self: Any, assignment: Any, node_id: Any, request: Any
+) -> Any:
+    """Aiokafka's fetch, which also records when the request was *sent*.
+
+    aiokafka stamps a partition's high watermark with the time it processed
+    the response (``last_poll_timestamp``). The broker read that watermark
+    earlier, by however long the response waited for a busy client: on a
+    loaded machine a partition looked caught up "now" without a record the
+    broker had held for a quarter of a second, and the event-time merge let a
+    later record of another input overtake it (seen in CI, scale-out test:
+    an alert cited an older reading). The send time is a bound the watermark
+    is certainly no older than.
+    """
+    sent_ms = int(1000 * time.time())
+    try:
+        return await _original_proc_fetch_request(self, assignment, node_id, request)
+    finally:
+        for topic, partitions in request.topics:
+            for partition, *_ in partitions:
+                with contextlib.suppress(Exception):  # unassigned meanwhile
+                    state = assignment.state_value(TopicPartition(topic, partition))
+                    if state.timestamp is not None and state.timestamp >= sent_ms:
+                        setattr(state, FETCH_SENT_ATTR, sent_ms)
+
+
 def patch_faust() -> None:
     """Install the workarounds that cannot be subclasses (idempotent)."""
     AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]  # the fix replaces the method
+    Fetcher._proc_fetch_request = _proc_fetch_request_stamped  # records the send time

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from typing import Any, Protocol
 
+from streams.runtime.faust_compat import FETCH_SENT_ATTR
+
 
 class ConsumerView(Protocol):
     """The consumer's view of the partitions this worker holds."""
@@ -15,11 +17,13 @@ class ConsumerView(Protocol):
         ...
 
     def highwater(self, topic: str, partition: int) -> tuple[int, float] | None:
-        """The partition's end offset as of the last fetch, and that fetch's wall time.
+        """The partition's end offset as of the last fetch, and the wall time that fetch was sent.
 
         None while no fetch response for the partition arrived yet. The time
         matters: a partition whose records wait in the client is not fetched
-        again until they are taken, so its end offset can be seconds old.
+        again until they are taken, so its end offset can be seconds old. It is
+        the request's time, not the response's: the broker read the end offset
+        in between, and a response can wait long in a busy client.
         """
         ...
 
@@ -72,7 +76,9 @@ class FaustConsumerView:
         with contextlib.suppress(Exception):  # unknown partition, consumer restarting
             client = consumer._thread._ensure_consumer()  # the aiokafka consumer
             value = client.highwater(tp)
-            fetched_ms = client.last_poll_timestamp(tp)
+            state = client._subscription.subscription.assignment.state_value(tp)
+            # When the fetch was sent, not when its response was processed (faust_compat).
+            fetched_ms = getattr(state, FETCH_SENT_ATTR, None)
             if value is None or fetched_ms is None:
                 return None
             return int(value), fetched_ms / 1000.0
