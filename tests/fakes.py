@@ -180,6 +180,8 @@ class Cluster:
             f["properties"]["asset_id"].encode(): encode(Asset.from_feature(f)) for f in assets
         }
         self.outbox = FakeOutbox(cluster=self)
+        self.sought: list[tuple[str, int, int]] = []
+        self.gaps: list[tuple[str, int, int, int]] = []
         self.start_worker()
 
     # -- the worker
@@ -226,6 +228,13 @@ class Cluster:
 
     def last_fetch_at(self) -> float | None:
         return self.wall()
+
+    async def seek(self, topic: str, partition: int, offset: int) -> None:
+        self.sought.append((topic, partition, offset))
+        self.rewind(topic, partition, offset)
+
+    def skip_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+        self.gaps.append((topic, partition, start, end))
 
     # -- topics
 

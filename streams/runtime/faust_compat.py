@@ -11,6 +11,7 @@ from typing import Any, Final
 import faust
 from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
+from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
@@ -153,7 +154,43 @@ async def _proc_fetch_request_stamped(
                         setattr(state, FETCH_SENT_ATTR, sent_ms)
 
 
+async def _no_guessed_gaps(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """Faust's ``_add_gap``, disabled: a jump in delivered offsets is not a gap.
+
+    Faust's consumer records every jump in the offsets it delivers as a gap (as
+    if the offsets held transaction markers) and later commits past it. A jump
+    also comes from messages Faust itself skipped around a rebalance, and
+    committing past those loses them. The agents' :class:`OffsetGuard` re-reads
+    a jump and reports only gaps the broker confirms (``ConsumerView.skip_gap``).
+    """
+
+
+_original_new_offset = FaustConsumer._new_offset
+
+
+def _new_offset_from_committed(self: Any, tp: Any) -> int | None:
+    """Faust's ``_new_offset``, but only for a run of acknowledged offsets from the committed one.
+
+    Faust skips its own check when the first acknowledged offset is exactly one
+    past the committed offset (``min(acked) - committed > 1``): a single message
+    not acknowledged yet was committed past.
+    """
+    acked = self._acked[tp]
+    committed = self._committed_offset[tp]
+    if acked and committed is not None:
+        lowest = min(acked)
+        gaps = self._gap[tp]
+        if gaps:
+            lowest = min(lowest, min(interval.begin for interval in gaps))
+        if lowest > committed:
+            return None
+    result: int | None = _original_new_offset(self, tp)
+    return result
+
+
 def patch_faust() -> None:
     """Install the workarounds that cannot be subclasses (idempotent)."""
     AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]  # the fix replaces the method
     Fetcher._proc_fetch_request = _proc_fetch_request_stamped  # records the send time
+    FaustConsumer._add_gap = _no_guessed_gaps  # type: ignore[method-assign]  # see the function
+    FaustConsumer._new_offset = _new_offset_from_committed  # type: ignore[method-assign]  # see the function

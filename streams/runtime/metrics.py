@@ -72,6 +72,18 @@ class Metrics:
             "Messages delivered again (restart, rebalance or a seek back) and skipped: handled.",
             registry=registry,
         )
+        self.offset_rereads = Counter(
+            "gridwatch_offset_rereads_total",
+            "Input partitions read again because the consumer skipped offsets "
+            "(see streams/runtime/agents/offsets.py).",
+            registry=registry,
+        )
+        self.offset_gaps = Counter(
+            "gridwatch_offset_gaps_total",
+            "Offsets the broker showed absent from an input partition (transaction markers, "
+            "deleted records), passed by the commits.",
+            registry=registry,
+        )
         self.late_events = Counter(
             "gridwatch_late_events_total",
             "Events later than the allowed lateness, dead-lettered as late.",

@@ -91,6 +91,24 @@ def test_a_crash_after_every_batch_loses_nothing():
     assert unique(cluster.alerts()) == expected(scenario)
 
 
+def test_messages_the_consumer_skipped_are_read_again_not_committed_past():
+    # Faust can drop messages around a rebalance and deliver later ones: the
+    # agents seek back to the first missing offset instead of going on.
+    scenario = city()
+    cluster = Cluster(scenario.assets)
+    for event in scenario.events:
+        cluster.publish(event)
+    sensor = (cluster.topics.sensor, partition_for("wm-1", cluster.partitions))
+    cluster.deliver(*sensor, 20)
+    cluster.delivered[sensor] += 7  # seven messages lost on the way
+    cluster.deliver(*sensor, 20)
+    assert cluster.sought == [(*sensor, 20)]
+    assert cluster.committed.get(sensor, 0) <= 20
+    cluster.settle()
+    assert unique(cluster.alerts()) == expected(scenario)
+    assert cluster.sample("gridwatch_offset_rereads_total") == 1
+
+
 def test_a_worker_that_seeks_back_skips_what_it_handled_without_calling_it_a_straggler():
     scenario = city()
     cluster = Cluster(scenario.assets)

@@ -125,6 +125,12 @@ class FakeConsumer:
     def last_fetch_at(self) -> float | None:
         return self.fetched_at
 
+    async def seek(self, topic: str, partition: int, offset: int) -> None:
+        raise AssertionError("the stall guard never seeks")
+
+    def skip_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+        raise AssertionError("the stall guard never skips offsets")
+
 
 def test_a_partition_with_lag_and_no_progress_is_a_stall():
     consumer = FakeConsumer()

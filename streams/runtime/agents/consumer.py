@@ -45,6 +45,14 @@ class ConsumerView(Protocol):
         """
         ...
 
+    async def seek(self, topic: str, partition: int, offset: int) -> None:
+        """Consume the partition again from ``offset`` (messages were skipped)."""
+        ...
+
+    def skip_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+        """Offsets ``[start, end)`` are not in the log: commits may pass them."""
+        ...
+
 
 class FaustConsumerView:
     """:class:`ConsumerView` over a Faust app's consumer."""
@@ -125,6 +133,22 @@ class FaustConsumerView:
                     self._earliest[key] = int(value)
         finally:
             self._asking.pop(key, None)
+
+    async def seek(self, topic: str, partition: int, offset: int) -> None:
+        """Consume the partition again from ``offset`` (Faust's seek resets its read offset)."""
+        from faust.types import TP
+
+        consumer = self._consumer()
+        if consumer is not None:
+            await consumer.seek(TP(topic, partition), offset)
+
+    def skip_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+        """Offsets ``[start, end)`` are not in the log: Faust's commits may pass them."""
+        from faust.types import TP
+
+        consumer = self._consumer()
+        if consumer is not None and end > start:
+            consumer._gap[TP(topic, partition)].addi(start, end)  # no public accessor
 
     def forget(self) -> None:
         """Drop what was learnt of partitions (after a rebalance)."""

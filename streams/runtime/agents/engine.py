@@ -58,6 +58,7 @@ from streams.runtime.agents.common import (
     timestamp_ms,
 )
 from streams.runtime.agents.consumer import ConsumerView
+from streams.runtime.agents.offsets import GuardedIntake
 from streams.runtime.agents.state import RegistryFeed, TableStateStore
 from streams.runtime.metrics import Metrics
 
@@ -169,6 +170,7 @@ class EngineAgent:
                                "acks": topics.acks}  # fmt: skip
         self.tasks: dict[int, PartitionTask[Ticket]] = {}
         self.acks = OrderedAcks(lambda handle: handle.ack())
+        self._offsets = GuardedIntake(consumer, metrics.offset_rereads.inc, metrics.offset_gaps.inc)
         self.lock = asyncio.Lock()
         self._passed_over = 0
         self._broker = BrokerContact(BROKER_SILENCE_S)
@@ -209,6 +211,7 @@ class EngineAgent:
                 await self._flush()
             self.tasks.clear()
             self.acks.clear()
+            self._offsets.forget()
             self._store.forget()
             self._pipeline.engine.dirty.clear()
 
@@ -233,6 +236,8 @@ class EngineAgent:
                 message: Message = event.message
                 if is_stale(message, generation):
                     continue  # fetched before a rebalance: delivered again from the commit
+                if not self._offsets.admit(message.topic, message.partition, message.offset):
+                    continue  # offsets before it were skipped: read again from the first
                 tp = (message.topic, message.partition)
                 self.acks.track(tp, message.offset, event)
                 if self._observe is not None:
@@ -253,6 +258,7 @@ class EngineAgent:
                 except Exception as exc:  # noqa: BLE001
                     await self._failed(message, exc, role or "engine", batch)
             await self._finish_round(batch, now)
+            await self._offsets.seek()
 
     async def _failed(self, message: Message, exc: Exception, source: str, batch: _Batch) -> None:
         """Dead-letter one message gridwatch failed on (``internal_error``) and finish it."""

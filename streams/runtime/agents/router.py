@@ -33,6 +33,7 @@ from streams.runtime.agents.common import (
     timestamp_ms,
 )
 from streams.runtime.agents.consumer import ConsumerView
+from streams.runtime.agents.offsets import GuardedIntake
 from streams.runtime.agents.state import RegistryFeed
 from streams.runtime.metrics import Metrics
 
@@ -87,6 +88,7 @@ class HotlineRouter:
         self._outbox = outbox
         self._dead_letters = dead_letters
         self._consumer = consumer
+        self._offsets = GuardedIntake(consumer, metrics.offset_rereads.inc, metrics.offset_gaps.inc)
         self.heartbeat_s = heartbeat_s
         self._observe = observe
         self._generation = generation
@@ -121,6 +123,8 @@ class HotlineRouter:
                 message: Message = event.message
                 if is_stale(message, generation):
                     continue  # fetched before a rebalance: delivered again from the commit
+                if not self._offsets.admit(message.topic, message.partition, message.offset):
+                    continue  # offsets before it were skipped: read again from the first
                 touched.add(message.partition)
                 try:
                     sent.extend(await self._route(message))
@@ -138,6 +142,7 @@ class HotlineRouter:
             now = self._wall()
             for partition in sorted(touched):
                 sent.extend(await self._announce(partition, now))
+            await self._offsets.seek()
             return sent
 
     async def heartbeat(self) -> None:
@@ -161,6 +166,7 @@ class HotlineRouter:
             self._progress.clear()
             self._next.clear()
             self._announced.clear()
+            self._offsets.forget()
 
     async def on_partitions_assigned(self, *args: Any, **kwargs: Any) -> None:
         """Route and announce again."""

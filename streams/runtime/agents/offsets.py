@@ -1,0 +1,154 @@
+"""Every offset of an input partition reaches the agent, or is shown to be absent.
+
+faust-streaming can skip messages without a trace: its stream drops messages
+that arrive while flow control is paused or with another generation id, and
+its consumer then treats the jump in offsets as a *gap* (as if the offsets held
+transaction markers) and commits past it. Seen in CI: a worker that took over
+a partition received offsets 799 onwards where the committed offset was 710,
+and the 89 readings in between were never applied anywhere.
+
+:class:`OffsetGuard` knows the next offset each partition must deliver (the
+committed offset for a partition just assigned). A message past it is not
+handled: the guard asks for a seek back to the missing offset and holds back
+everything later until it arrives. If, after that seek, the consumer delivers
+a message it already held back, the broker has nothing at the missing offsets
+(transaction markers, deleted records): the gap is real, and accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from streams.runtime.agents.consumer import ConsumerView
+
+log = logging.getLogger(__name__)
+
+MAX_HELD_BACK = 100_000
+"""Offsets remembered per partition while waiting for a seek (then the gap is accepted)."""
+
+
+@dataclass
+class _Wait:
+    """A partition waiting for the consumer to deliver ``missing`` again."""
+
+    missing: int
+    held_back: set[int] = field(default_factory=set)
+    sought: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What to do with one delivered message.
+
+    Attributes:
+        handle: Handle it (otherwise drop it without acknowledging).
+        seek_to: Seek the partition back to this offset first (None: no seek).
+        gap: Offsets ``[start, end)`` shown absent from the log (None: no gap).
+    """
+
+    handle: bool
+    seek_to: int | None = None
+    gap: tuple[int, int] | None = None
+
+
+class OffsetGuard:
+    """Per partition: the next offset expected, and the wait for a skipped one."""
+
+    def __init__(self) -> None:
+        self._next: dict[Hashable, int] = {}
+        self._waits: dict[Hashable, _Wait] = {}
+
+    def admit(self, tp: Hashable, offset: int, start: int | None) -> Verdict:
+        """Judge a delivered message.
+
+        Args:
+            tp: Its partition.
+            offset: Its offset.
+            start: Where consumption of the partition started (its committed
+                offset), used before anything was delivered; None if unknown.
+        """
+        expected = self._next.get(tp, start)
+        if expected is None or offset <= expected:
+            return self._delivered(tp, offset)
+        wait = self._waits.get(tp)
+        if wait is None or wait.missing != expected:
+            wait = self._waits[tp] = _Wait(expected)
+        if offset in wait.held_back or len(wait.held_back) >= MAX_HELD_BACK:
+            # Delivered again after the seek: nothing lies between.
+            self._delivered(tp, offset)
+            return Verdict(True, gap=(expected, offset))
+        wait.held_back.add(offset)
+        if wait.sought:
+            return Verdict(False)
+        wait.sought = True
+        return Verdict(False, seek_to=expected)
+
+    def _delivered(self, tp: Hashable, offset: int) -> Verdict:
+        if offset + 1 > self._next.get(tp, -1):
+            self._next[tp] = offset + 1
+        wait = self._waits.get(tp)
+        if wait is not None and offset >= wait.missing:
+            del self._waits[tp]
+        return Verdict(True)
+
+    def waiting(self) -> int:
+        """Partitions waiting for skipped messages."""
+        return len(self._waits)
+
+    def forget(self) -> None:
+        """After a rebalance consumption restarts from the committed offsets."""
+        self._next.clear()
+        self._waits.clear()
+
+
+class GuardedIntake:
+    """An agent's use of :class:`OffsetGuard`: judge messages, then seek as asked.
+
+    Args:
+        consumer: Where start offsets come from and seeks go.
+        rereads: Counts seeks back (a Prometheus counter's ``inc``).
+        gaps: Counts offsets shown absent.
+    """
+
+    def __init__(
+        self, consumer: ConsumerView, rereads: Callable[[], object], gaps: Callable[[float], object]
+    ) -> None:
+        self._consumer = consumer
+        self._guard = OffsetGuard()
+        self._rereads = rereads
+        self._gaps = gaps
+        self._seeks: list[tuple[str, int, int]] = []
+
+    def admit(self, topic: str, partition: int, offset: int) -> bool:
+        """Whether to handle this message now (False: dropped unacknowledged, read again)."""
+        start = self._consumer.start_offset(topic, partition)
+        verdict = self._guard.admit((topic, partition), offset, start)
+        if verdict.gap is not None:
+            first, end = verdict.gap
+            log.warning(
+                "%s[%d]: offsets %d..%d are not in the log; going on from %d",
+                topic, partition, first, end - 1, end,
+            )  # fmt: skip
+            self._consumer.skip_gap(topic, partition, first, end)
+            self._gaps(end - first)
+        if verdict.seek_to is not None:
+            log.warning(
+                "%s[%d]: offset %d arrived where %d was due: reading again from %d",
+                topic, partition, offset, verdict.seek_to, verdict.seek_to,
+            )  # fmt: skip
+            self._seeks.append((topic, partition, verdict.seek_to))
+        return verdict.handle
+
+    async def seek(self) -> None:
+        """Carry out the seeks asked for since the last call."""
+        seeks, self._seeks = self._seeks, []
+        for topic, partition, offset in seeks:
+            self._rereads()
+            await self._consumer.seek(topic, partition, offset)
+
+    def forget(self) -> None:
+        """After a rebalance (consumption restarts from the committed offsets)."""
+        self._guard.forget()
+        self._seeks.clear()

@@ -1,0 +1,50 @@
+"""OffsetGuard: every offset of a partition is handled, or shown absent by the broker."""
+
+from __future__ import annotations
+
+from streams.runtime.agents.offsets import OffsetGuard, Verdict
+
+TP = ("t.sensor", 0)
+
+
+def test_consecutive_offsets_from_the_committed_one_are_handled():
+    guard = OffsetGuard()
+    assert [guard.admit(TP, offset, 10) for offset in (10, 11, 12)] == [Verdict(True)] * 3
+    assert guard.waiting() == 0
+
+
+def test_a_jump_seeks_back_once_and_holds_later_offsets_until_the_missing_one_comes():
+    guard = OffsetGuard()
+    assert guard.admit(TP, 10, 10) == Verdict(True)
+    assert guard.admit(TP, 15, 10) == Verdict(False, seek_to=11)
+    assert guard.admit(TP, 16, 10) == Verdict(False)  # no second seek
+    assert guard.waiting() == 1
+    # After the seek: 11 onwards, then 15 and 16 again, all handled once in order.
+    assert [guard.admit(TP, offset, 10).handle for offset in range(11, 18)] == [True] * 7
+    assert guard.waiting() == 0
+
+
+def test_a_partition_just_assigned_starts_at_its_committed_offset():
+    guard = OffsetGuard()
+    assert guard.admit(TP, 799, 710) == Verdict(False, seek_to=710)
+    assert guard.admit(TP, 710, 710) == Verdict(True)
+
+
+def test_offsets_the_broker_does_not_have_are_a_gap_once_delivered_again_after_the_seek():
+    guard = OffsetGuard()
+    assert guard.admit(TP, 5, 5) == Verdict(True)
+    assert guard.admit(TP, 8, 5) == Verdict(False, seek_to=6)
+    # Read again from 6: the first record there is 8 (6 and 7 are transaction markers).
+    assert guard.admit(TP, 8, 5) == Verdict(True, gap=(6, 8))
+    assert guard.admit(TP, 9, 5) == Verdict(True)
+    assert guard.waiting() == 0
+
+
+def test_redeliveries_and_unknown_starts_are_handled_and_a_rebalance_forgets():
+    guard = OffsetGuard()
+    assert guard.admit(TP, 3, None) == Verdict(True)  # start unknown: nothing to compare
+    assert guard.admit(TP, 2, None) == Verdict(True)  # a redelivery: the agents skip it
+    assert guard.admit(TP, 9, None) == Verdict(False, seek_to=4)
+    guard.forget()
+    assert guard.admit(TP, 9, 9) == Verdict(True)
+    assert guard.waiting() == 0
