@@ -362,16 +362,8 @@ class EngineAgent:
             return
         item = self._forwarded_item(decoded)
         if item is None:
-            letter = dead_letter_for(
-                DecodeError(DeadLetterReason.INTERNAL_ERROR, "forwarded event no longer valid"),
-                topic=decoded.origin.topic,
-                partition=decoded.origin.partition,
-                offset=decoded.origin.offset,
-                timestamp_ms=decoded.origin.timestamp_ms,
-                key=decoded.origin.key,
-                value=decoded.value,
-            )
-            batch.sent.append(await self._dead_letters.send_letter(letter, "internal"))
+            error = DecodeError(DeadLetterReason.INTERNAL_ERROR, "forwarded event no longer valid")
+            await self._dead_letter_origin(decoded.origin, decoded.value, error, "internal", batch)
             batch.finish.append((tp, message.offset))
             return
         ticket = Ticket(tp, message.offset, decoded.origin, decoded.value)
@@ -486,17 +478,22 @@ class EngineAgent:
 
     async def _dead_letter_ticket(self, ticket: Ticket, error: DecodeError, batch: _Batch) -> None:
         """Dead-letter the input message a ticket stands for (its origin, its bytes)."""
-        source = ticket.origin
+        await self._dead_letter_origin(ticket.origin, ticket.value, error, "engine", batch)
+
+    async def _dead_letter_origin(
+        self, origin: Origin, value: bytes | None, error: DecodeError, source: str, batch: _Batch
+    ) -> None:
+        """Dead-letter an input message by where it came from (located and keyed like it)."""
         letter = dead_letter_for(
             error,
-            topic=source.topic,
-            partition=source.partition,
-            offset=source.offset,
-            timestamp_ms=source.timestamp_ms,
-            key=source.key,
-            value=ticket.value,
+            topic=origin.topic,
+            partition=origin.partition,
+            offset=origin.offset,
+            timestamp_ms=origin.timestamp_ms,
+            key=origin.key,
+            value=value,
         )
-        batch.sent.append(await self._dead_letters.send_letter(letter, "engine"))
+        batch.sent.append(await self._dead_letters.send_letter(letter, source))
 
     async def _apply_item(self, pending: Pending[Ticket], batch: _Batch, *, origin: bool) -> None:
         item, ticket = pending.item, pending.ticket

@@ -93,6 +93,10 @@ class OffsetGuard:
             del self._waits[tp]
         return Verdict(True)
 
+    def knows(self, tp: Hashable) -> bool:
+        """Whether the partition delivered anything yet (then its start offset is not needed)."""
+        return tp in self._next
+
     def waiting(self) -> int:
         """Partitions waiting for skipped messages."""
         return len(self._waits)
@@ -123,8 +127,10 @@ class GuardedIntake:
 
     def admit(self, topic: str, partition: int, offset: int) -> bool:
         """Whether to handle this message now (False: dropped unacknowledged, read again)."""
-        start = self._consumer.start_offset(topic, partition)
-        verdict = self._guard.admit((topic, partition), offset, start)
+        tp = (topic, partition)
+        # The start offset matters only for a partition's first message (not per event).
+        start = None if self._guard.knows(tp) else self._consumer.start_offset(topic, partition)
+        verdict = self._guard.admit(tp, offset, start)
         if verdict.gap is not None:
             first, end = verdict.gap
             log.warning(
