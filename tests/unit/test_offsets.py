@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from streams.runtime.agents.offsets import OffsetGuard, Verdict
+import asyncio
+
+from streams.runtime.agents.offsets import GuardedIntake, OffsetGuard, Verdict
 
 TP = ("t.sensor", 0)
 
@@ -40,11 +42,57 @@ def test_offsets_the_broker_does_not_have_are_a_gap_once_delivered_again_after_t
     assert guard.waiting() == 0
 
 
-def test_redeliveries_and_unknown_starts_are_handled_and_a_rebalance_forgets():
+def test_redeliveries_are_handled_and_a_rebalance_forgets():
     guard = OffsetGuard()
-    assert guard.admit(TP, 3, None) == Verdict(True)  # start unknown: nothing to compare
-    assert guard.admit(TP, 2, None) == Verdict(True)  # a redelivery: the agents skip it
-    assert guard.admit(TP, 9, None) == Verdict(False, seek_to=4)
+    assert guard.admit(TP, 3, 3) == Verdict(True)
+    assert guard.admit(TP, 2, 3) == Verdict(True)  # a redelivery: the agents skip it
+    assert guard.admit(TP, 9, 3) == Verdict(False, seek_to=4)
     guard.forget()
     assert guard.admit(TP, 9, 9) == Verdict(True)
     assert guard.waiting() == 0
+
+
+def test_a_message_before_its_partitions_start_is_known_is_held_back():
+    # Faust's fetcher delivered 801 before its seek to the committed 692 (CI).
+    guard = OffsetGuard()
+    assert guard.admit(TP, 801, None) == Verdict(False)
+    assert guard.admit(TP, 802, None) == Verdict(False)
+    assert guard.unstarted() == [TP]
+    # Known now: a later offset is a jump back to the start, the start itself is handled.
+    assert guard.admit(TP, 803, 692) == Verdict(False, seek_to=692)
+    assert guard.unstarted() == []
+    assert guard.admit(TP, 692, 692) == Verdict(True)
+
+
+class _Consumer:
+    """Start offsets that become known later, and the seeks asked for."""
+
+    def __init__(self) -> None:
+        self.starts: dict[tuple[str, int], int] = {}
+        self.sought: list[tuple[str, int, int]] = []
+
+    def start_offset(self, topic: str, partition: int) -> int | None:
+        return self.starts.get((topic, partition))
+
+    async def seek(self, topic: str, partition: int, offset: int) -> None:
+        self.sought.append((topic, partition, offset))
+
+    def skip_gap(self, topic: str, partition: int, start: int, end: int) -> None:
+        raise AssertionError("no gap here")
+
+
+def test_held_back_partitions_are_read_again_from_their_start_once_it_is_known():
+    consumer = _Consumer()
+    rereads: list[int] = []
+    intake = GuardedIntake(consumer, lambda: rereads.append(1), lambda n: None)  # type: ignore[arg-type]
+    assert not intake.admit(*TP, 801)
+    asyncio.run(intake.seek())
+    assert consumer.sought == []  # the start is still being looked up
+    consumer.starts[TP] = 692
+    asyncio.run(intake.seek())
+    assert consumer.sought == [(*TP, 692)]
+    assert len(rereads) == 1
+    asyncio.run(intake.seek())
+    assert consumer.sought == [(*TP, 692)]  # once
+    assert intake.admit(*TP, 692)
+    assert intake.admit(*TP, 693)

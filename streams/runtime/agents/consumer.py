@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from typing import Any, Protocol
 
+from aiokafka import TopicPartition
+
 from streams.runtime.faust_compat import FETCH_SENT_ATTR
 
 
@@ -59,7 +61,7 @@ class FaustConsumerView:
 
     def __init__(self, app: Any) -> None:
         self._app = app
-        self._earliest: dict[tuple[str, int], int] = {}
+        self._starts: dict[tuple[str, int], int] = {}
         self._asking: dict[tuple[str, int], asyncio.Future[None]] = {}
 
     def _consumer(self) -> Any | None:
@@ -107,30 +109,40 @@ class FaustConsumerView:
         return newest
 
     def start_offset(self, topic: str, partition: int) -> int | None:
-        """The partition's committed offset, or its first offset when nothing is committed."""
+        """The partition's committed offset, or its first offset when nothing is committed.
+
+        Faust records the committed offsets when it seeks to them, at the end of
+        the recovery that follows an assignment; its fetcher can deliver records
+        before that. Until then the committed offset is asked of the broker (in
+        the background: None until the answer is in).
+        """
         from faust.types import TP
 
         consumer = self._consumer()
         if consumer is None:
             return None
         tp = TP(topic, partition)
-        # Faust records the committed offsets it seeks to after every assignment
-        # (None stands for "none, or 0"); then the log's start is where it began.
+        # None stands for "none, or 0" here; then the broker is asked.
         committed = consumer._committed_offset.get(tp)  # no public accessor
         if committed is not None:
             return int(committed)
         key = (topic, partition)
-        known = self._earliest.get(key)
+        known = self._starts.get(key)
         if known is None and key not in self._asking:
-            self._asking[key] = asyncio.ensure_future(self._ask_earliest(consumer, tp, key))
+            self._asking[key] = asyncio.ensure_future(self._ask_start(consumer, tp, key))
         return known
 
-    async def _ask_earliest(self, consumer: Any, tp: Any, key: tuple[str, int]) -> None:
+    async def _ask_start(self, consumer: Any, tp: Any, key: tuple[str, int]) -> None:
         try:
             with contextlib.suppress(Exception):  # unknown partition, consumer restarting
-                value = (await consumer.earliest_offsets(tp)).get(tp)
+                thread = consumer._thread
+                client = thread._ensure_consumer()  # the aiokafka consumer
+                value = await thread.call_thread(client.committed, TopicPartition(*key))
+                if value is None or value <= 0:
+                    # Nothing committed: consumption starts at the log's beginning.
+                    value = (await consumer.earliest_offsets(tp)).get(tp)
                 if value is not None:
-                    self._earliest[key] = int(value)
+                    self._starts[key] = int(value)
         finally:
             self._asking.pop(key, None)
 
@@ -152,4 +164,4 @@ class FaustConsumerView:
 
     def forget(self) -> None:
         """Drop what was learnt of partitions (after a rebalance)."""
-        self._earliest.clear()
+        self._starts.clear()

@@ -191,10 +191,13 @@ class EngineAgent:
             await self.handle_batch(events)
 
     async def tick(self) -> None:
-        """Release what waited for a quiet input (called on a short timer)."""
+        """Release what waited for a quiet input, and re-read held-back partitions (timer)."""
         async with self.lock:
-            if self._accepting and any(task.waiting() for task in self.tasks.values()):
+            if not self._accepting:
+                return
+            if any(task.waiting() for task in self.tasks.values()):
                 await self._finish_round(_Batch(), self._wall())
+            await self._offsets.seek()
 
     async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
         """Stop, deliver what was written, and forget every task.

@@ -13,17 +13,28 @@ handled: the guard asks for a seek back to the missing offset and holds back
 everything later until it arrives. If, after that seek, the consumer delivers
 a message it already held back, the broker has nothing at the missing offsets
 (transaction markers, deleted records): the gap is real, and accepted.
+
+A message that arrives before the partition's start is known is held back too,
+and the partition is read again from its start once that is known. Faust's
+fetcher can deliver records before the seek to the committed offsets that ends
+its recovery; judging the first of them against nothing let a worker that took
+a partition over begin at offset 801 where 692 was committed (CI, scale-out
+test): the readings in between were then taken for redeliveries and never
+applied.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streams.runtime.agents.consumer import ConsumerView
 
 log = logging.getLogger(__name__)
+
+Partition = tuple[str, int]
+"""(topic, partition)."""
 
 MAX_HELD_BACK = 100_000
 """Offsets remembered per partition while waiting for a seek (then the gap is accepted)."""
@@ -57,20 +68,27 @@ class OffsetGuard:
     """Per partition: the next offset expected, and the wait for a skipped one."""
 
     def __init__(self) -> None:
-        self._next: dict[Hashable, int] = {}
-        self._waits: dict[Hashable, _Wait] = {}
+        self._next: dict[Partition, int] = {}
+        self._waits: dict[Partition, _Wait] = {}
+        # Partitions that delivered before their start offset was known.
+        self._unstarted: set[Partition] = set()
 
-    def admit(self, tp: Hashable, offset: int, start: int | None) -> Verdict:
+    def admit(self, tp: Partition, offset: int, start: int | None) -> Verdict:
         """Judge a delivered message.
 
         Args:
             tp: Its partition.
             offset: Its offset.
             start: Where consumption of the partition started (its committed
-                offset), used before anything was delivered; None if unknown.
+                offset), used before anything was delivered; None if unknown:
+                then the message is held back, and :meth:`unstarted` lists the
+                partition until something is handled (read it again from its start).
         """
         expected = self._next.get(tp, start)
-        if expected is None or offset <= expected:
+        if expected is None:
+            self._unstarted.add(tp)
+            return Verdict(False)
+        if offset <= expected:
             return self._delivered(tp, offset)
         wait = self._waits.get(tp)
         if wait is None or wait.missing != expected:
@@ -83,9 +101,11 @@ class OffsetGuard:
         if wait.sought:
             return Verdict(False)
         wait.sought = True
+        self._unstarted.discard(tp)
         return Verdict(False, seek_to=expected)
 
-    def _delivered(self, tp: Hashable, offset: int) -> Verdict:
+    def _delivered(self, tp: Partition, offset: int) -> Verdict:
+        self._unstarted.discard(tp)
         if offset + 1 > self._next.get(tp, -1):
             self._next[tp] = offset + 1
         wait = self._waits.get(tp)
@@ -93,7 +113,7 @@ class OffsetGuard:
             del self._waits[tp]
         return Verdict(True)
 
-    def knows(self, tp: Hashable) -> bool:
+    def knows(self, tp: Partition) -> bool:
         """Whether the partition delivered anything yet (then its start offset is not needed)."""
         return tp in self._next
 
@@ -101,10 +121,19 @@ class OffsetGuard:
         """Partitions waiting for skipped messages."""
         return len(self._waits)
 
+    def forget_unstarted(self, tp: Partition) -> None:
+        """The partition is being read again from its start."""
+        self._unstarted.discard(tp)
+
+    def unstarted(self) -> list[Partition]:
+        """Partitions whose messages were held back because their start was not known."""
+        return list(self._unstarted)
+
     def forget(self) -> None:
         """After a rebalance consumption restarts from the committed offsets."""
         self._next.clear()
         self._waits.clear()
+        self._unstarted.clear()
 
 
 class GuardedIntake:
@@ -148,7 +177,21 @@ class GuardedIntake:
         return verdict.handle
 
     async def seek(self) -> None:
-        """Carry out the seeks asked for since the last call."""
+        """Carry out the seeks asked for since the last call.
+
+        A partition whose messages were held back for want of a start offset is
+        read again from that start as soon as it is known (called after every
+        batch and on the agents' timers, so it happens even if nothing follows).
+        """
+        for topic, partition in self._guard.unstarted():
+            start = self._consumer.start_offset(topic, partition)
+            if start is not None:
+                self._guard.forget_unstarted((topic, partition))
+                log.info(
+                    "%s[%d]: delivered before its start offset was known: reading again from %d",
+                    topic, partition, start,
+                )  # fmt: skip
+                self._seeks.append((topic, partition, start))
         seeks, self._seeks = self._seeks, []
         for topic, partition, offset in seeks:
             self._rereads()

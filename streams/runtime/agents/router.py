@@ -146,7 +146,7 @@ class HotlineRouter:
             return sent
 
     async def heartbeat(self) -> None:
-        """Repeat the progress of caught-up hotline partitions (so waiting tasks can move on)."""
+        """Repeat the progress of caught-up hotline partitions; re-read held-back ones (timer)."""
         async with self._lock:
             if not self._accepting:
                 return
@@ -154,6 +154,7 @@ class HotlineRouter:
             for partition in sorted(self._consumer.assigned(self._topics.hotline)):
                 if now - self._announced.get(partition, 0.0) >= self.heartbeat_s:
                     await self._announce(partition, now)
+            await self._offsets.seek()
 
     async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
         """Stop until the next assignment; forget what was learnt of partitions.
