@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import faust
 from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
 from faust.transport.consumer import Consumer as FaustConsumer
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
@@ -117,10 +119,19 @@ async def _seek_to_committed_or_beginning(self: Any) -> Mapping[Any, int]:
     consumer = self._ensure_consumer()
     committed: Mapping[Any, int] = await self.call_thread(consumer.seek_to_committed)
     unset = [tp for tp, offset in committed.items() if offset is None or offset <= 0]
+    starts = {tp: offset for tp, offset in committed.items() if tp not in unset}
     if unset:
         await self.call_thread(consumer.seek_to_beginning, *unset)
+        with contextlib.suppress(Exception):  # unknown partition: asked again later
+            starts.update(await self.call_thread(consumer.beginning_offsets, unset))
+    # Where each partition starts in this generation (ConsumerView.start_offset).
+    setattr(self.consumer, START_OFFSETS_ATTR, {(tp.topic, tp.partition): int(offset)
+                                                for tp, offset in starts.items()})  # fmt: skip
     return committed
 
+
+START_OFFSETS_ATTR: Final = "gridwatch_start_offsets"
+"""Where the Faust consumer keeps the offsets its last seek to the committed ones went to."""
 
 FETCH_SENT_ATTR: Final = "gridwatch_fetch_sent_ms"
 """Where a partition's fetch state keeps the wall time (ms) its last fetch was sent."""
@@ -188,9 +199,79 @@ def _new_offset_from_committed(self: Any, tp: Any) -> int | None:
     return result
 
 
+class ReadOffsets(defaultdict[Any, "int | None"]):
+    """Faust's per-partition read offsets, which records fetched before a seek cannot undo.
+
+    Faust's consumer hands a record on only if its offset is at least the
+    partition's read offset, and sets the read offset to every record it hands
+    on. A seek sets the read offset back, but records fetched before the seek
+    are still being handed on and set it forward again; the records the seek
+    fetches anew are then dropped as already read. Seen in CI: a worker that
+    took a partition over and sought back to the committed offset 687 received
+    796…843 from before the seek, then 844 again, and never 687…843. After a
+    seek the read offset stays at the seek's offset until that record is read
+    again, so nothing the seek fetches is dropped (agents tell repeats apart).
+
+    Args:
+        holds: Whether a partition's seeks are kept this way (the agents'
+            input topics; Faust's own changelog seeks are plain).
+    """
+
+    def __init__(self, holds: Callable[[Any], bool]) -> None:
+        super().__init__(lambda: None)
+        self._holds = holds
+        self._sought: dict[Any, int] = {}
+
+    def sought(self, tp: Any, offset: int | None) -> None:
+        """A seek of ``tp`` to ``offset`` (None: its beginning)."""
+        if self._holds(tp):
+            self._sought[tp] = offset or 0
+        super().__setitem__(tp, offset if offset else None)
+
+    def __setitem__(self, tp: Any, value: int | None) -> None:
+        target = self._sought.get(tp)
+        if target is not None and value is not None:
+            if value > target:
+                return  # fetched before the seek: it must not hide what the seek fetches
+            del self._sought[tp]
+        super().__setitem__(tp, value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Faust's seek to the committed offsets: each is a seek."""
+        for tp, offset in dict(*args, **kwargs).items():
+            self.sought(tp, offset)
+
+    def pop(self, tp: Any, *default: Any) -> Any:
+        """A revoked partition: forget its seek too."""
+        self._sought.pop(tp, None)
+        return super().pop(tp, *default)
+
+
+async def _seek_holding_read_offset(self: Any, partition: Any, offset: int) -> None:
+    """Faust's ``Consumer.seek``, recording the seek in :class:`ReadOffsets`."""
+    await self._seek(partition, offset)
+    reads = self._read_offset
+    if isinstance(reads, ReadOffsets):
+        reads.sought(ensure_TP(partition), offset)
+    else:
+        reads[ensure_TP(partition)] = offset if offset else None
+
+
+_original_consumer_init = FaustConsumer.__init__
+
+
+def _consumer_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """Faust's consumer, with :class:`ReadOffsets` for its read offsets."""
+    _original_consumer_init(self, *args, **kwargs)
+    topics = self.app.topics
+    self._read_offset = ReadOffsets(lambda tp: bool(topics.acks_enabled_for(tp.topic)))
+
+
 def patch_faust() -> None:
     """Install the workarounds that cannot be subclasses (idempotent)."""
     AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]  # the fix replaces the method
     Fetcher._proc_fetch_request = _proc_fetch_request_stamped  # records the send time
     FaustConsumer._add_gap = _no_guessed_gaps  # type: ignore[method-assign]  # see the function
     FaustConsumer._new_offset = _new_offset_from_committed  # type: ignore[method-assign]  # see the function
+    FaustConsumer.__init__ = _consumer_init  # type: ignore[method-assign]  # see ReadOffsets
+    FaustConsumer.seek = _seek_holding_read_offset  # type: ignore[method-assign]  # see ReadOffsets

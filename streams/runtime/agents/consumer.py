@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from aiokafka import TopicPartition
 
-from streams.runtime.faust_compat import FETCH_SENT_ATTR
+from streams.runtime.faust_compat import FETCH_SENT_ATTR, START_OFFSETS_ATTR
 
 
 class ConsumerView(Protocol):
@@ -121,12 +121,16 @@ class FaustConsumerView:
         consumer = self._consumer()
         if consumer is None:
             return None
+        key = (topic, partition)
+        # Where Faust's seek to the committed offsets sent it (faust_compat).
+        start = getattr(consumer, START_OFFSETS_ATTR, {}).get(key)
+        if start is not None:
+            return int(start)
         tp = TP(topic, partition)
         # None stands for "none, or 0" here; then the broker is asked.
         committed = consumer._committed_offset.get(tp)  # no public accessor
         if committed is not None:
             return int(committed)
-        key = (topic, partition)
         known = self._starts.get(key)
         if known is None and key not in self._asking:
             self._asking[key] = asyncio.ensure_future(self._ask_start(consumer, tp, key))
@@ -165,3 +169,7 @@ class FaustConsumerView:
     def forget(self) -> None:
         """Drop what was learnt of partitions (after a rebalance)."""
         self._starts.clear()
+        consumer = self._consumer()
+        if consumer is not None:
+            # The next seek to the committed offsets records them anew.
+            setattr(consumer, START_OFFSETS_ATTR, {})
