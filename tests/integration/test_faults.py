@@ -80,14 +80,6 @@ def test_sigkills_during_replay_lose_nothing(
     deployment.assert_same_as_offline(timeout=300)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open defect (issue 9 stays open): a worker SIGKILLed just after a second one joined "
-        "can still lose or change alerts of a partition that moves; failed in 4 of 5 "
-        "clean-clone runs on 2026-11-30 (see README, Delivery guarantees)"
-    ),
-)
 def test_workers_joining_and_leaving_give_the_offline_alerts(deployment: Deployment) -> None:
     first = deployment.start_worker()
     replay = deployment.replay("--speed", "240")
