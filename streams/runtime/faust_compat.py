@@ -250,11 +250,7 @@ class ReadOffsets(defaultdict[Any, "int | None"]):
 async def _seek_holding_read_offset(self: Any, partition: Any, offset: int) -> None:
     """Faust's ``Consumer.seek``, recording the seek in :class:`ReadOffsets`."""
     await self._seek(partition, offset)
-    reads = self._read_offset
-    if isinstance(reads, ReadOffsets):
-        reads.sought(ensure_TP(partition), offset)
-    else:
-        reads[ensure_TP(partition)] = offset if offset else None
+    self._read_offset.sought(ensure_TP(partition), offset)  # installed with this patch
 
 
 _original_consumer_init = FaustConsumer.__init__
