@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -50,4 +51,108 @@ def bench_engine_command(
     table.add_row("ratio", f"{result['ratio']:.3f}")
     table.add_row("alerts", str(result["alerts"]))
     out.print(table)
+    click.echo(text)
+
+
+@bench.command("nab")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--subset",
+    "subsets",
+    multiple=True,
+    help="A NAB subset folder under ROOT (repeatable). Default: every subset folder in ROOT.",
+)
+@click.option(
+    "--results",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Score NAB's own result files (NAB's results/ folder) instead of gridwatch.",
+)
+@click.option("--detector", default=None, help="With --results: the detector's folder name.")
+@click.option(
+    "--threshold", type=float, default=None, help="With --results: its anomaly-score threshold."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON object.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JSON object to this file.",
+)
+def bench_nab_command(
+    root: Path,
+    subsets: tuple[str, ...],
+    results: Path | None,
+    detector: str | None,
+    threshold: float | None,
+    as_json: bool,
+    out_file: Path | None,
+) -> None:
+    """Score the learned detector on the Numenta Anomaly Benchmark (standard profile).
+
+    ROOT holds NAB's windows.json (its combined_windows.json) and one folder of
+    CSV files per subset. Each series runs through the engine of `gridwatch
+    process` as one asset whose metric has no rule; every Alert counts as a
+    detection.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from streams.cli.common import err, fail, load_settings
+    from streams.engine.config import load_config
+    from streams.lab import nab
+
+    if results is not None and (detector is None or threshold is None):
+        fail("--results needs --detector and --threshold")
+    chosen = subsets or tuple(
+        sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.csv")))
+    )
+    try:
+        series = nab.load_series(root, chosen)
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    config = load_config(load_settings().engine_config)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("scoring", total=len(series))
+
+        def advance(one: nab.NabSeries) -> None:
+            bar.update(task, advance=1, description=f"{one.subset}/{one.name}")
+
+        if results is not None and detector is not None and threshold is not None:
+            scores = nab.score_detector_results(series, results, detector, threshold)
+            bar.update(task, completed=len(series))
+        else:
+            scores = nab.score_series(series, lambda one: nab.detect(one, config), advance)
+    result: dict[str, Any] = {"detector": detector or "gridwatch", "subsets": nab.report(scores)}
+    text = orjson.dumps(result).decode()
+    if out_file is not None:
+        out_file.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+        return
+    for name, subset in result["subsets"].items():
+        table = Table(title=f"{name}: {subset['score']:.2f}")
+        for column in ("file", "windows", "detected", "detections", "false pos.", "raw"):
+            table.add_column(column, justify="left" if column == "file" else "right")
+        for row in subset["files"]:
+            table.add_row(
+                row["file"],
+                str(row["windows"]),
+                str(row["detected"]),
+                str(row["detections"]),
+                str(row["false_positives"]),
+                f"{row['raw']:.3f}",
+            )
+        out.print(table)
+    summary = Table(title=f"NAB standard profile: {result['detector']}")
+    summary.add_column("subset")
+    summary.add_column("score", justify="right")
+    summary.add_column("best published", justify="right")
+    for name, subset in result["subsets"].items():
+        best = subset["best_published"]
+        summary.add_row(
+            name, f"{subset['score']:.2f}", "-" if best is None else f"{best[1]:.1f} ({best[0]})"
+        )
+    out.print(summary)
     click.echo(text)

@@ -22,6 +22,68 @@ def _mildest(limits: tuple[float | None, ...], direction: str) -> float | None:
 
 
 @dataclass(frozen=True)
+class LearnedSettings:
+    """The learned detector's knobs (``[learned]`` in ``risk.toml``).
+
+    Attributes:
+        warmup_readings: Readings before anything is judged; their range sets the levels.
+        warmup_s: Event time before anything is judged (a day: the daily cycle seen).
+        level_bins: Levels across the warm-up range.
+        level_growth: The levels double in width once the range seen spans this
+            many times ``level_bins`` of them.
+        forget_readings: A level not visited for this many readings ...
+        forget_s: ... and this much event time is new again.
+        level_z: A new level must also be this many robust deviations from the
+            series' usual level or from this hour's usual level.
+        level_rate: Smallest learning rate of the usual level.
+        spread_rate: Smallest learning rate of the usual deviation.
+        hour_rate: Smallest learning rate of each hour's usual level and deviation.
+        hour_warmup: Readings in an hour before its usual level is trusted.
+        recent_readings: Length of the recent range.
+        recent_block: Readings per block of the recent range (its resolution).
+        same_hours_days: Days of the same hours (±1 h) that join the recent range.
+        range_margin: How far beyond the range, as a share of the recent range's width.
+        sequence_bins: Levels of the sequence model.
+        sequence_window: Readings whose average surprise is judged.
+        sequence_learn: Readings before the surprise's distribution is trusted.
+        sequence_rate: Smallest learning rate of that distribution.
+        sequence_z: How many standard deviations above its usual value the
+            average surprise must be.
+        refractory_readings: Readings after a finding during which no other is raised.
+        rule_metrics: On metrics with a physical rule: ``off`` (not run),
+            ``corroborate`` (a finding contributes below watch: it can back
+            another source but never opens an incident alone) or ``open``
+            (a finding counts like on any other metric).
+        corroborate_contribution: A finding's contribution on a rule metric in
+            ``corroborate`` mode.
+    """
+
+    warmup_readings: int = 200
+    warmup_s: float = 86_400.0
+    level_bins: int = 8
+    level_growth: float = 2.5
+    forget_readings: int = 2000
+    forget_s: float = 7 * 86_400.0
+    level_z: float = 3.5
+    level_rate: float = 0.01
+    spread_rate: float = 0.005
+    hour_rate: float = 0.05
+    hour_warmup: int = 5
+    recent_readings: int = 250
+    recent_block: int = 10
+    same_hours_days: int = 10
+    range_margin: float = 0.6
+    sequence_bins: int = 8
+    sequence_window: int = 20
+    sequence_learn: int = 150
+    sequence_rate: float = 0.003
+    sequence_z: float = 5.0
+    refractory_readings: int = 30
+    rule_metrics: Literal["off", "corroborate", "open"] = "off"
+    corroborate_contribution: float = 25.0
+
+
+@dataclass(frozen=True)
 class MetricRule:
     """How one metric is judged on one asset class.
 
@@ -139,7 +201,6 @@ class EngineConfig:
     baseline_warmup: int = 12
     baseline_min_rate: float = 0.05
     baseline_outlier_z: float = 4.0
-    z_levels: tuple[float, float, float] = (5.0, 8.0, 12.0)
     silence_factor: float = 5.0
     silence_min_samples: int = 3
     stuck_count: int = 20
@@ -150,6 +211,7 @@ class EngineConfig:
     hazard_family: dict[str, str] = field(default_factory=dict)
     family_description: dict[str, tuple[str, str]] = field(default_factory=dict)
     thresholds: dict[str, dict[str, MetricRule]] = field(default_factory=dict)
+    learned: LearnedSettings = field(default_factory=LearnedSettings)
 
     def level_for(self, score: float) -> RiskLevel | None:
         """The level a score falls in, or None below watch."""
@@ -202,6 +264,20 @@ def _rules(raw: dict[str, Any]) -> dict[str, dict[str, MetricRule]]:
     return rules
 
 
+def _learned(raw: dict[str, Any]) -> LearnedSettings:
+    defaults = LearnedSettings()
+    unknown = set(raw) - set(defaults.__dataclass_fields__)
+    if unknown:
+        raise KeyError(f"learned: unknown keys {sorted(unknown)}")
+    values = {
+        name: type(getattr(defaults, name))(raw[name]) if name != "rule_metrics" else raw[name]
+        for name in raw
+    }
+    if values.get("rule_metrics", defaults.rule_metrics) not in ("off", "corroborate", "open"):
+        raise TypeError(f"learned.rule_metrics: {values['rule_metrics']!r}")
+    return replace(defaults, **values)
+
+
 def load_config(path: Path | None = None) -> EngineConfig:
     """Read the engine configuration from TOML (the shipped ``risk.toml`` by default).
 
@@ -243,11 +319,6 @@ def load_config(path: Path | None = None) -> EngineConfig:
             baseline_warmup=int(baseline["warmup_points"]),
             baseline_min_rate=float(baseline["min_rate"]),
             baseline_outlier_z=float(baseline["outlier_z"]),
-            z_levels=(
-                float(baseline["z_watch"]),
-                float(baseline["z_warning"]),
-                float(baseline["z_critical"]),
-            ),
             silence_factor=float(health["silence_factor"]),
             silence_min_samples=int(health["min_samples"]),
             stuck_count=int(health["stuck_count"]),
@@ -258,6 +329,7 @@ def load_config(path: Path | None = None) -> EngineConfig:
             hazard_family=dict(families["hazard"]),
             family_description={k: (v[0], v[1]) for k, v in families["describe"].items()},
             thresholds=_rules(raw["thresholds"]),
+            learned=_learned(raw["learned"]),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"{source}: invalid engine configuration: {exc!r}") from exc

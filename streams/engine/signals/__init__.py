@@ -15,13 +15,16 @@ from streams.engine.signals.factor import (
     level_rank,
     max_level,
 )
+from streams.engine.signals.learned import Finding, LearnedDetector
 from streams.engine.signals.reports import HotlinePressure, InspectionFindings
 from streams.engine.signals.sensor import SensorSeries
 
 __all__ = [
     "Factor",
+    "Finding",
     "HotlinePressure",
     "InspectionFindings",
+    "LearnedDetector",
     "RobustBaseline",
     "SensorSeries",
     "Source",

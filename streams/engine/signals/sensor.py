@@ -10,6 +10,7 @@ from schemas import RiskLevel
 from streams.engine.config import EngineConfig, MetricRule
 from streams.engine.signals.baseline import RobustBaseline
 from streams.engine.signals.factor import Factor, factor_from_data, factor_to_data, level_rank
+from streams.engine.signals.learned import LearnedDetector
 
 
 def _rate_sample(value: float, rule: MetricRule, capacity: float | None) -> float:
@@ -27,8 +28,9 @@ class SensorSeries:
     """One sensor's readings of one metric on one asset.
 
     Keeps the latest reading's judgement (threshold, rate of change, learnt
-    baseline), its usual reporting interval and how often it repeated the
-    same value, for data health.
+    baseline, learned detector), its usual reporting interval and how often it
+    repeated the same value, for data health. A metric without a rule is judged
+    by the learned detector alone.
     """
 
     __slots__ = (
@@ -42,6 +44,7 @@ class SensorSeries:
         "last_event_id",
         "last_t",
         "last_value",
+        "learned",
         "mean_interval",
         "metric",
         "same_count",
@@ -61,6 +64,7 @@ class SensorSeries:
         self.same_count = 0
         self.variety = False  # seen at least two different values
         self.baseline = RobustBaseline()
+        self.learned: LearnedDetector | None = None
         # Recent (time, value) samples for the rate check, sorted by time, kept
         # as two flat lists so bisect and max run in C.
         self._rate_t: list[float] = []
@@ -90,6 +94,29 @@ class SensorSeries:
         reading (see :class:`RobustBaseline`).
         """
         factors = self._judge(t, value, event_id, slot, rule, capacity, config)
+        mode = config.learned.rule_metrics
+        if t >= self.last_t and (rule is None or mode != "off"):
+            # Event-time order only: a straggler is not learnt (nor judged) again.
+            if self.learned is None:
+                self.learned = LearnedDetector()
+            finding = self.learned.observe(t, value, slot % 24, day, config.learned)
+            if finding is not None:
+                contribution = (
+                    config.contributions["watch"]
+                    if rule is None or mode == "open"
+                    else config.learned.corroborate_contribution
+                )
+                factors = (
+                    *factors,
+                    Factor(
+                        name=f"learned:{self.metric}",
+                        source="sensor",
+                        family=self.family,
+                        contribution=contribution,
+                        detail=f"{self.metric} {finding.detail}",
+                        evidence=((event_id, f"{self.sensor_id}: {self.metric} {_fmt(value)}"),),
+                    ),
+                )
         if t > self.last_t:
             if self.last_t > -math.inf:
                 gap = t - self.last_t
@@ -106,14 +133,14 @@ class SensorSeries:
             self.last_value = value
             self.last_event_id = event_id
             self.current = factors
-        if rule is None or rule.baseline_ratio_watch is not None:
+        if rule is not None and rule.baseline_ratio_watch is not None:
             # Only learnt-baseline checks read the baseline; skip the work otherwise.
             self.baseline.update(
                 slot,
                 value,
                 config.baseline_min_rate,
                 config.baseline_outlier_z,
-                with_global=rule is None,
+                with_global=False,
                 day=day,
             )
         if rule is not None and rule.rate_window_s is not None:
@@ -173,30 +200,7 @@ class SensorSeries:
         factors: list[Factor] = []
         metric = self.metric
         if rule is None:
-            expected = self.baseline.expected(slot, config.baseline_warmup, allow_global=True)
-            if expected is not None:
-                loc, scale = expected
-                z = (value - loc) / scale
-                magnitude = abs(z)
-                z_watch, z_warning, z_critical = config.z_levels
-                if magnitude >= z_watch:
-                    z_level: RiskLevel = (
-                        "critical"
-                        if magnitude >= z_critical
-                        else "warning"
-                        if magnitude >= z_warning
-                        else "watch"
-                    )
-                    detail = (
-                        f"{metric} {_fmt(value)} is {z:+.1f} robust deviations from its "
-                        f"usual {_fmt(loc)}"
-                    )
-                    factors.append(
-                        self._factor(
-                            f"baseline:{metric}", z_level, detail, False, event_id, value, config
-                        )
-                    )
-            return tuple(factors)
+            return ()
         if rule.has_thresholds:
             relative = rule.relative_to == "capacity"
             measured = (value / capacity if capacity else math.nan) if relative else value
@@ -312,6 +316,7 @@ class SensorSeries:
             "same_count": self.same_count,
             "variety": self.variety,
             "baseline": self.baseline.snapshot(),
+            "learned": None if self.learned is None else self.learned.snapshot(),
             "rate": [self._rate_t, self._rate_x],
             "latched": self._latched_ref,
             "current": [factor_to_data(f) for f in self.current],
@@ -329,6 +334,8 @@ class SensorSeries:
         series.same_count = data["same_count"]
         series.variety = data["variety"]
         series.baseline = RobustBaseline.restore(data["baseline"])
+        learned = data.get("learned")  # absent from states written before the detector
+        series.learned = None if learned is None else LearnedDetector.restore(learned)
         series._rate_t = [float(t) for t in data["rate"][0]]
         series._rate_x = [float(x) for x in data["rate"][1]]
         series._latched_ref = data["latched"]
