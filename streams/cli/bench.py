@@ -92,9 +92,9 @@ def bench_nab_command(
     """Score the learned detector on the Numenta Anomaly Benchmark (standard profile).
 
     ROOT holds NAB's windows.json (its combined_windows.json) and one folder of
-    CSV files per subset. Each series runs through the engine of `gridwatch
-    process` as one asset whose metric has no rule; every Alert counts as a
-    detection.
+    CSV files per subset, or is a checkout of NAB (labels/, data/). Each series
+    runs through the engine of `gridwatch process` as one asset whose metric
+    has no rule; every Alert counts as a detection.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -104,9 +104,9 @@ def bench_nab_command(
 
     if results is not None and (detector is None or threshold is None):
         fail("--results needs --detector and --threshold")
-    chosen = subsets or tuple(
-        sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.csv")))
-    )
+    chosen = subsets or tuple(nab.subset_names(root))
+    if not chosen:
+        fail(f"{root}: no subset folders with CSV files (see --help)")
     try:
         series = nab.load_series(root, chosen)
     except (OSError, ValueError) as exc:

@@ -28,7 +28,7 @@ import io
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -192,17 +192,37 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.strip())
 
 
+def layout(root: Path) -> tuple[Path, Path]:
+    """(labels file, folder of the subset folders) of ``root``.
+
+    Either ``windows.json`` beside the subset folders (``../shared/data/nab``), or
+    a checkout of NAB itself (``labels/combined_windows.json`` and ``data/``).
+    """
+    if (root / "windows.json").is_file():
+        return root / "windows.json", root
+    return root / "labels" / "combined_windows.json", root / "data"
+
+
+def subset_names(root: Path) -> list[str]:
+    """The subset folders of ``root`` that hold CSV files, sorted."""
+    folders = layout(root)[1]
+    if not folders.is_dir():
+        return []
+    return sorted(p.name for p in folders.iterdir() if p.is_dir() and any(p.glob("*.csv")))
+
+
 def load_series(root: Path, subsets: Sequence[str] = SUBSETS) -> list[NabSeries]:
-    """Read ``root/windows.json`` and the CSV files of each subset (sorted by name).
+    """Read the labels and the CSV files of each subset (sorted by name); see :func:`layout`.
 
     Raises:
-        FileNotFoundError: When ``root`` has no ``windows.json`` or a subset is missing.
+        FileNotFoundError: When the labels file or a subset is missing.
         ValueError: When a window's timestamp is not a row of its file.
     """
-    labels: dict[str, list[list[str]]] = orjson.loads((root / "windows.json").read_bytes())
+    labels_file, folders = layout(root)
+    labels: dict[str, list[list[str]]] = orjson.loads(labels_file.read_bytes())
     series: list[NabSeries] = []
     for subset in subsets:
-        folder = root / subset
+        folder = folders / subset
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such NAB subset")
         for path in sorted(folder.glob("*.csv")):
@@ -230,7 +250,7 @@ def _metric(name: str) -> str:
 
 
 def series_events(series: NabSeries, zone: ZoneInfo) -> list[bytes]:
-    """The series as sensor readings of one asset (NAB's clock read in the engine's zone)."""
+    """The series as sensor readings of one asset, NAB's clock read in ``zone``."""
     asset = f"nab-{series.subset}-{Path(series.name).stem}"
     asset = re.sub(r"[^A-Za-z0-9_.:-]+", "-", asset)
     metric = _metric(series.name)
@@ -254,8 +274,14 @@ def series_events(series: NabSeries, zone: ZoneInfo) -> list[bytes]:
 
 
 def detect(series: NabSeries, config: EngineConfig) -> list[int]:
-    """Run the series through the engine; the rows whose evaluation sent an ``Alert``."""
-    zone = ZoneInfo(config.timezone)
+    """Run the series through the engine; the rows whose evaluation sent an ``Alert``.
+
+    NAB's timestamps carry no zone: they are read as UTC and the engine's local
+    time is set to UTC, so its hours of the day are NAB's (and no daylight-saving
+    change folds two rows into one instant).
+    """
+    zone = ZoneInfo("UTC")
+    config = replace(config, timezone="UTC")
     row_at = {
         stamp.replace(tzinfo=zone).timestamp(): row for row, stamp in enumerate(series.timestamps)
     }

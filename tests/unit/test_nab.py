@@ -114,3 +114,16 @@ def test_bench_nab_scores_nab_result_files_too(tmp_path: Path) -> None:
     report = orjson.loads(result.output)
     assert report["detector"] == "numenta"
     assert report["subsets"]["realAdExchange"]["score"] == pytest.approx(76.9, abs=0.1)
+
+
+def test_a_checkout_of_nab_reads_like_the_shared_folder(tmp_path: Path) -> None:
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "labels" / "combined_windows.json").write_bytes(
+        (FIXTURES / "nab" / "windows.json").read_bytes()
+    )
+    (tmp_path / "data" / "realAdExchange").symlink_to(FIXTURES / "nab" / "realAdExchange")
+    assert nab.subset_names(tmp_path) == ["realAdExchange"]
+    shared = nab.load_series(FIXTURES / "nab", ["realAdExchange"])
+    assert nab.load_series(tmp_path, ["realAdExchange"]) == shared
+    assert sum(len(s.windows) for s in shared) == 14
