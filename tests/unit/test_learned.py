@@ -215,3 +215,19 @@ def test_sensor_series_snapshot_keeps_the_learned_detector() -> None:
     assert series.learned is not None
     assert restored.learned is not None
     assert restored.learned.snapshot() == series.learned.snapshot()
+
+
+def test_extreme_finite_readings_neither_crash_nor_poison_the_state() -> None:
+    rng = random.Random(11)
+    extremes = {300: 1.7e308, 301: -1.7e308, 400: 5e-324, 500: 1e200}
+
+    def wild(k: int, t: datetime) -> float:
+        return extremes.get(k, 20 + rng.gauss(0, 1))
+
+    detector = LearnedDetector()
+    run(wild, 3 * DAY, detector=detector)
+    snapshot = orjson.loads(orjson.dumps(detector.snapshot()))
+    restored = LearnedDetector.restore(snapshot)
+    assert snapshot == orjson.loads(orjson.dumps(restored.snapshot()))
+    assert "NaN" not in repr(detector.snapshot())
+    assert "inf" not in orjson.dumps(detector.snapshot()).decode()

@@ -53,6 +53,10 @@ class Finding:
     detail: str
 
 
+_LIMIT = 1e150
+_MAX_LEVEL = 2**40
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -129,6 +133,9 @@ class LearnedDetector:
         self, t: float, value: float, hour: int, day: int, settings: LearnedSettings
     ) -> Finding | None:
         """Take one reading (event time ``t``, local ``hour`` and ``day`` number)."""
+        # Any finite float is a valid reading; beyond +-1e150 differences of two
+        # readings could overflow to inf and poison the state with NaN.
+        value = min(max(value, -_LIMIT), _LIMIT)
         if self._start_t is None:
             self._start_t = t
         index = self._n
@@ -174,7 +181,8 @@ class LearnedDetector:
             if len(warmup) >= settings.warmup_readings:
                 self._set_levels(warmup, index, t, settings)
             return False
-        level = math.floor((value - self._level_origin) / self._level_width)
+        ratio = (value - self._level_origin) / self._level_width
+        level = math.floor(min(max(ratio, -_MAX_LEVEL), _MAX_LEVEL))
         last = self._levels.get(level)
         new = last is None or (
             index - last[0] > settings.forget_readings and t - last[1] > settings.forget_s
@@ -265,7 +273,8 @@ class LearnedDetector:
         if self._warmup is not None:
             return False  # replayed from the warm-up once the levels are set
         bins = settings.sequence_bins
-        level = min(max(math.floor((value - self._seq_origin) / self._seq_width), -2), bins + 2)
+        ratio = (value - self._seq_origin) / self._seq_width
+        level = math.floor(min(max(ratio, -2.0), bins + 2.0))
         previous, self._seq_prev = self._seq_prev, level
         if previous is None:
             return False
