@@ -107,6 +107,16 @@ def test_a_job_at_the_same_hour_every_night_is_learnt_not_alerted() -> None:
     assert len(found) <= 1
 
 
+def test_a_job_every_hour_is_learnt_not_a_flood() -> None:
+    # The CPU series of the issue: a spike at the top of every hour (1,271 alerts before).
+    rng = random.Random(3)
+
+    def hourly(k: int, t: datetime) -> float:
+        return 10 + rng.gauss(0, 1) + (70 + rng.gauss(0, 3) if t.minute < 5 else 0)
+
+    assert run(hourly, 14 * DAY) == []
+
+
 def test_a_healthy_noisy_series_with_a_daily_cycle_stays_almost_silent() -> None:
     # One reading a minute, like the simulated city's heat pipes, for four days.
     total = 0
