@@ -329,7 +329,7 @@ def load_config(path: Path | None = None) -> EngineConfig:
             hazard_family=dict(families["hazard"]),
             family_description={k: (v[0], v[1]) for k, v in families["describe"].items()},
             thresholds=_rules(raw["thresholds"]),
-            learned=_learned(raw["learned"]),
+            learned=_learned(raw.get("learned", {})),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"{source}: invalid engine configuration: {exc!r}") from exc

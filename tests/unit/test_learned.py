@@ -7,8 +7,10 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -241,3 +243,24 @@ def test_extreme_finite_readings_neither_crash_nor_poison_the_state() -> None:
     assert snapshot == orjson.loads(orjson.dumps(restored.snapshot()))
     assert "NaN" not in repr(detector.snapshot())
     assert "inf" not in orjson.dumps(detector.snapshot()).decode()
+
+
+def test_the_learned_section_is_checked_and_optional(tmp_path: Path) -> None:
+    shipped = (
+        Path(load_config.__code__.co_filename).parent.parent / "data" / "risk.toml"
+    ).read_text()
+    section = shipped.index("[learned]")
+    end = shipped.index("\n[", section + 1)
+    without = tmp_path / "without.toml"
+    without.write_text(shipped[:section] + shipped[end + 1 :])
+    assert load_config(without).learned == LearnedSettings()
+    typo = shipped[:end] + "\ntypo_knob = 1" + shipped[end:]
+    unknown_mode = shipped.replace('rule_metrics = "off"', 'rule_metrics = "sometimes"')
+    for text in (typo, unknown_mode):
+        broken = tmp_path / "broken.toml"
+        broken.write_text(text)
+        with pytest.raises(ValueError, match="invalid engine configuration"):
+            load_config(broken)
+    tuned = tmp_path / "tuned.toml"
+    tuned.write_text(shipped.replace('rule_metrics = "off"', 'rule_metrics = "corroborate"'))
+    assert load_config(tuned).learned.rule_metrics == "corroborate"
