@@ -54,6 +54,12 @@ def bench_engine_command(
     click.echo(text)
 
 
+def _nab_score(subset: dict[str, Any]) -> str:
+    if subset["score"] is None:
+        return f"no windows (raw {subset['raw']:.3f})"
+    return f"{subset['score']:.2f}"
+
+
 @bench.command("nab")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -132,7 +138,7 @@ def bench_nab_command(
         click.echo(text)
         return
     for name, subset in result["subsets"].items():
-        table = Table(title=f"{name}: {subset['score']:.2f}")
+        table = Table(title=f"{name}: {_nab_score(subset)}")
         for column in ("file", "windows", "detected", "detections", "false pos.", "raw"):
             table.add_column(column, justify="left" if column == "file" else "right")
         for row in subset["files"]:
@@ -152,7 +158,7 @@ def bench_nab_command(
     for name, subset in result["subsets"].items():
         best = subset["best_published"]
         summary.add_row(
-            name, f"{subset['score']:.2f}", "-" if best is None else f"{best[1]:.1f} ({best[0]})"
+            name, _nab_score(subset), "-" if best is None else f"{best[1]:.1f} ({best[0]})"
         )
     out.print(summary)
     click.echo(text)

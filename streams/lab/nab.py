@@ -107,12 +107,30 @@ class SubsetScore:
     files: list[tuple[str, FileScore]] = field(default_factory=list)
 
     @property
-    def score(self) -> float:
-        """``100 * (raw - null) / (perfect - null)`` over the subset's files."""
-        raw = sum(s.raw for _, s in self.files)
-        null = sum(s.null for _, s in self.files)
-        perfect = sum(s.perfect for _, s in self.files)
-        return 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
+    def raw(self) -> float:
+        """Sum of the files' raw scores."""
+        return sum(s.raw for _, s in self.files)
+
+    @property
+    def null(self) -> float:
+        """Raw score of a detector that never fires."""
+        return sum(s.null for _, s in self.files)
+
+    @property
+    def perfect(self) -> float:
+        """Raw score of one that fires at every window's start."""
+        return sum(s.perfect for _, s in self.files)
+
+    @property
+    def score(self) -> float | None:
+        """``100 * (raw - null) / (perfect - null)``; None for a subset without windows.
+
+        (A subset without labeled windows, such as NAB's artificialNoAnomaly,
+        has perfect = null = 0: only its raw score, the false positives' cost, says
+        anything.)
+        """
+        null, perfect = self.null, self.perfect
+        return 100.0 * (self.raw - null) / (perfect - null) if perfect != null else None
 
 
 def scaled_sigmoid(position: float) -> float:
@@ -335,7 +353,10 @@ def report(subsets: dict[str, SubsetScore]) -> dict[str, Any]:
     """The scores as plain data (per subset: score, best published, files)."""
     return {
         name: {
-            "score": round(subset.score, 2),
+            "score": None if subset.score is None else round(subset.score, 2),
+            "raw": round(subset.raw, 4),
+            "null": round(subset.null, 4),
+            "perfect": round(subset.perfect, 4),
             "best_published": max(
                 PUBLISHED.get(name, {}).items(), key=lambda kv: kv[1], default=None
             ),

@@ -127,3 +127,11 @@ def test_a_checkout_of_nab_reads_like_the_shared_folder(tmp_path: Path) -> None:
     shared = nab.load_series(FIXTURES / "nab", ["realAdExchange"])
     assert nab.load_series(tmp_path, ["realAdExchange"]) == shared
     assert sum(len(s.windows) for s in shared) == 14
+
+
+def test_a_subset_without_windows_reports_its_raw_cost_not_a_score() -> None:
+    subset = nab.SubsetScore("quiet")
+    subset.files.append(("a", nab.score_file(100, [], [10, 50, 60])))
+    assert subset.score is None
+    assert subset.raw == pytest.approx(-0.22)  # two false positives after probation
+    assert nab.report({"quiet": subset})["quiet"]["score"] is None
