@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import orjson
 from rich.table import Table
 
 from streams.cli.common import out
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_output(command: F) -> F:
+    """The ``--json`` and ``--out FILE`` options every benchmark has."""
+    command = click.option(
+        "--out",
+        "out_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Also write the JSON object to this file.",
+    )(command)
+    return click.option("--json", "as_json", is_flag=True, help="Print only the JSON object.")(
+        command
+    )
+
+
+def emit_json(result: dict[str, Any], as_json: bool, out_file: Path | None) -> str | None:
+    """Write the result to ``out_file``; print it and return None with ``--json``, else its text."""
+    text = orjson.dumps(result).decode()
+    if out_file is not None:
+        out_file.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+        return None
+    return text
 
 
 @click.group()
@@ -22,14 +50,7 @@ def bench() -> None:
 @click.option("--assets", "asset_count", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--repeat", type=int, default=3, show_default=True, help="Best of N runs.")
-@click.option("--json", "as_json", is_flag=True, help="Print only the JSON object.")
-@click.option(
-    "--out",
-    "out_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the JSON object to this file.",
-)
+@json_output
 def bench_engine_command(
     events: int, asset_count: int, seed: int, repeat: int, as_json: bool, out_file: Path | None
 ) -> None:
@@ -37,11 +58,8 @@ def bench_engine_command(
     from streams.lab.bench import bench_engine
 
     result = bench_engine(events, asset_count, seed, repeat)
-    text = orjson.dumps(result).decode()
-    if out_file is not None:
-        out_file.write_text(text + "\n")
-    if as_json:
-        click.echo(text)
+    text = emit_json(result, as_json, out_file)
+    if text is None:
         return
     table = Table(title=f"gridwatch bench engine ({events} events, {asset_count} assets)")
     table.add_column("measure")
@@ -78,14 +96,7 @@ def _nab_score(subset: dict[str, Any]) -> str:
 @click.option(
     "--threshold", type=float, default=None, help="With --results: its anomaly-score threshold."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print only the JSON object.")
-@click.option(
-    "--out",
-    "out_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the JSON object to this file.",
-)
+@json_output
 def bench_nab_command(
     root: Path,
     subsets: tuple[str, ...],
@@ -131,11 +142,8 @@ def bench_nab_command(
         else:
             scores = nab.score_series(series, lambda one: nab.detect(one, config), advance)
     result: dict[str, Any] = {"detector": detector or "gridwatch", "subsets": nab.report(scores)}
-    text = orjson.dumps(result).decode()
-    if out_file is not None:
-        out_file.write_text(text + "\n")
-    if as_json:
-        click.echo(text)
+    text = emit_json(result, as_json, out_file)
+    if text is None:
         return
     for name, subset in result["subsets"].items():
         table = Table(title=f"{name}: {_nab_score(subset)}")

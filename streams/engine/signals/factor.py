@@ -13,6 +13,11 @@ Source = Literal["sensor", "hotline", "inspection", "data_health"]
 _LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
 
 
+def fmt_value(value: float) -> str:
+    """A reading as factor details show it (4 significant digits)."""
+    return f"{value:.4g}"
+
+
 def level_rank(level: RiskLevel | None) -> int:
     """0 for None, then 1 (watch), 2 (warning), 3 (critical)."""
     return 0 if level is None else _LEVEL_RANK[level]

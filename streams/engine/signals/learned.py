@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from streams.engine.config import LearnedSettings
+from streams.engine.signals.factor import fmt_value
 
 Kind = Literal["new_level", "beyond_range", "unusual_sequence"]
 
@@ -55,10 +56,6 @@ class Finding:
 
 _LIMIT = 1e150
 _MAX_LEVEL = 2**40
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 class LearnedDetector:
@@ -151,7 +148,7 @@ class LearnedDetector:
         if self._visit(value, index, t, settings) and armed and deviation >= settings.level_z:
             finding = Finding(
                 "new_level",
-                f"{_fmt(value)} is at a level this series has not reached in its last "
+                f"{fmt_value(value)} is at a level this series has not reached in its last "
                 f"{settings.forget_readings} readings",
             )
         beyond = self._beyond_range(value, hour, day, settings) if armed else None
@@ -161,7 +158,7 @@ class LearnedDetector:
         if self._sequence(value, settings) and armed and finding is None:
             finding = Finding(
                 "unusual_sequence",
-                f"{_fmt(value)}: the last {settings.sequence_window} readings moved "
+                f"{fmt_value(value)}: the last {settings.sequence_window} readings moved "
                 "between levels in an unusual way",
             )
         self._learn_usual(value, hour, settings)
@@ -242,8 +239,8 @@ class LearnedDetector:
         if low - margin < value < high + margin:
             return None
         return (
-            f"{_fmt(value)} is far outside {_fmt(low)}..{_fmt(high)}, its range of the last "
-            f"{settings.recent_readings} readings and of these hours on the last "
+            f"{fmt_value(value)} is far outside {fmt_value(low)}..{fmt_value(high)}, its range "
+            f"of the last {settings.recent_readings} readings and of these hours on the last "
             f"{settings.same_hours_days} days"
         )
 

@@ -9,7 +9,13 @@ from typing import Any
 from schemas import RiskLevel
 from streams.engine.config import EngineConfig, MetricRule
 from streams.engine.signals.baseline import RobustBaseline
-from streams.engine.signals.factor import Factor, factor_from_data, factor_to_data, level_rank
+from streams.engine.signals.factor import (
+    Factor,
+    factor_from_data,
+    factor_to_data,
+    fmt_value,
+    level_rank,
+)
 from streams.engine.signals.learned import LearnedDetector
 
 
@@ -18,10 +24,6 @@ def _rate_sample(value: float, rule: MetricRule, capacity: float | None) -> floa
     if rule.relative_to == "capacity" and capacity:
         return value / capacity
     return value
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 class SensorSeries:
@@ -101,22 +103,13 @@ class SensorSeries:
                 self.learned = LearnedDetector()
             finding = self.learned.observe(t, value, slot % 24, day, config.learned)
             if finding is not None:
-                contribution = (
-                    config.contributions["watch"]
-                    if rule is None or mode == "open"
-                    else config.learned.corroborate_contribution
-                )
-                factors = (
-                    *factors,
-                    Factor(
-                        name=f"learned:{self.metric}",
-                        source="sensor",
-                        family=self.family,
-                        contribution=contribution,
-                        detail=f"{self.metric} {finding.detail}",
-                        evidence=((event_id, f"{self.sensor_id}: {self.metric} {_fmt(value)}"),),
-                    ),
-                )
+                corroborating = rule is not None and mode == "corroborate"
+                learned = self._factor(
+                    f"learned:{self.metric}", "watch", f"{self.metric} {finding.detail}", False,
+                    event_id, value, config,
+                    config.learned.corroborate_contribution if corroborating else None,
+                )  # fmt: skip
+                factors = (*factors, learned)
         if t > self.last_t:
             if self.last_t > -math.inf:
                 gap = t - self.last_t
@@ -173,16 +166,17 @@ class SensorSeries:
 
     def _factor(
         self, name: str, level: RiskLevel, detail: str, observed: bool, event_id: str,
-        value: float, config: EngineConfig,
+        value: float, config: EngineConfig, contribution: float | None = None,
     ) -> Factor:  # fmt: skip
+        """A factor of this series; its contribution is the level's unless given."""
         return Factor(
             name=name,
             source="sensor",
             family=self.family,
-            contribution=config.contributions[level],
+            contribution=config.contributions[level] if contribution is None else contribution,
             detail=detail,
             observed=observed,
-            evidence=((event_id, f"{self.sensor_id}: {self.metric} {_fmt(value)}"),),
+            evidence=((event_id, f"{self.sensor_id}: {self.metric} {fmt_value(value)}"),),
         )
 
     def _judge(
@@ -210,11 +204,13 @@ class SensorSeries:
                 sign = ">=" if rule.direction == "above" else "<="
                 if relative:
                     detail = (
-                        f"{metric} {_fmt(value)} = {measured:.0%} of capacity {sign} "
+                        f"{metric} {fmt_value(value)} = {measured:.0%} of capacity {sign} "
                         f"{crossed} threshold {limit:.0%}"
                     )
                 else:
-                    detail = f"{metric} {_fmt(value)} {sign} {crossed} threshold {_fmt(limit)}"
+                    detail = (
+                        f"{metric} {fmt_value(value)} {sign} {crossed} threshold {fmt_value(limit)}"
+                    )
                 factors.append(
                     self._factor(
                         f"threshold:{metric}", crossed, detail, True, event_id, value, config
@@ -234,8 +230,8 @@ class SensorSeries:
                 ratio_level = rule.ratio_level(ratio)
                 if ratio_level is not None:
                     detail = (
-                        f"{metric} {_fmt(value)} is {ratio:.0%} of its usual {_fmt(usual)} "
-                        "for this hour"
+                        f"{metric} {fmt_value(value)} is {ratio:.0%} of its usual "
+                        f"{fmt_value(usual)} for this hour"
                     )
                     factors.append(
                         self._factor(
@@ -275,8 +271,8 @@ class SensorSeries:
                         self._latched_ref = max(latched, ref) if below else min(latched, ref)
         detail = ""
         if level is not None:
-            shown = f"{value:.0%} of capacity" if absolute else _fmt(value)
-            against = f"{ref:.0%}" if absolute else _fmt(ref)
+            shown = f"{value:.0%} of capacity" if absolute else fmt_value(value)
+            against = f"{ref:.0%}" if absolute else fmt_value(ref)
             unit = " points" if absolute else ""
             detail = (
                 f"{self.metric} {shown}, {change:+.0%}{unit} against {against} "
@@ -288,8 +284,8 @@ class SensorSeries:
             held = rule.rate_level(held_change)
             if level_rank(held) > level_rank(level):
                 level = held
-                shown = f"{value:.0%} of capacity" if absolute else _fmt(value)
-                against = f"{latched:.0%}" if absolute else _fmt(latched)
+                shown = f"{value:.0%} of capacity" if absolute else fmt_value(value)
+                against = f"{latched:.0%}" if absolute else fmt_value(latched)
                 unit = " points" if absolute else ""
                 detail = (
                     f"{self.metric} {shown} still {held_change:+.0%}{unit} against "
