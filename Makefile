@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo run bench nab test test-unit test-integration faults fuzz lint typecheck check schemas kafka-up kafka-down clean
+.PHONY: install demo run bench bench-pipeline nab test test-unit test-integration faults fuzz lint typecheck check schemas kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: install
 ## bench: the engine benchmark (prints a table and JSON, writes bench-engine.json)
 bench: $(STAMP)
 	$(BIN)/gridwatch bench engine --out bench-engine.json
+
+## bench-pipeline: the live path on one broker (starts the local one if none answers), writes bench-pipeline.json
+bench-pipeline: install
+	$(BIN)/gridwatch bench pipeline --out bench-pipeline.json
 
 ## nab: the learned detector on the NAB subsets in ../shared/data/nab (NAB=DIR for another)
 NAB ?= ../shared/data/nab

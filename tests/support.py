@@ -16,12 +16,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 T = TypeVar("T")
 
 GRIDWATCH = str(Path(sys.executable).parent / "gridwatch")
+
+
+def gridwatch_processes(commands: Iterable[str], prefix: str) -> list[psutil.Process]:
+    """Running `gridwatch <command>` processes whose topic prefix starts with ``prefix``."""
+    wanted = set(commands)
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = process.info["cmdline"] or []
+            ours = any(part.endswith("gridwatch") for part in cmdline) and wanted & set(cmdline)
+            if ours and process.environ().get("GRIDWATCH_TOPIC_PREFIX", "").startswith(prefix):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 def free_port() -> int:

@@ -72,6 +72,138 @@ def bench_engine_command(
     click.echo(text)
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers") from None
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+@bench.command("pipeline")
+@click.option(
+    "--events",
+    type=click.IntRange(min=100),
+    default=60_000,
+    show_default=True,
+    help="Events of the simulated city every throughput stage uses.",
+)
+@click.option(
+    "--workers",
+    "worker_counts",
+    default="1,2",
+    show_default=True,
+    help="Worker runs, comma-separated: each a group of that many workers.",
+)
+@click.option(
+    "--rates",
+    default="1000,5000",
+    show_default=True,
+    help="Input rates (events/s) for the latency runs, comma-separated; '' for none.",
+)
+@click.option(
+    "--latency-seconds",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="How long each latency run sends.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@json_output
+def bench_pipeline_command(
+    events: int,
+    worker_counts: str,
+    rates: str,
+    latency_seconds: float,
+    seed: int,
+    as_json: bool,
+    out_file: Path | None,
+) -> None:
+    """The live path against the raw Kafka client, on one broker in one run.
+
+    A worker run's events/s counts from the moment every worker of the group
+    is ready and holds partitions to the last event applied; "whole backlog"
+    counts from the first message received, rebalances included.
+
+    Times a plain aiokafka producer, `gridwatch replay --max-speed`, a raw
+    aiokafka consume-decode-produce loop and gridwatch workers on the same
+    simulated backlog, then event-to-alert latency at fixed input rates. Uses
+    the broker at GRIDWATCH_BOOTSTRAP, or starts the local one (and stops it
+    again); every topic it creates is deleted at the end.
+    """
+    from streams.cli.common import err, fail, load_settings
+    from streams.lab.pipeline import PipelineBenchError, PipelineOptions, run_pipeline_bench
+
+    counts = tuple(int(value) for value in _floats(worker_counts))
+    if not counts or min(counts) < 1:
+        fail("--workers needs one or more counts of at least 1")
+    options = PipelineOptions(
+        events=events,
+        workers=counts,
+        rates=_floats(rates),
+        latency_s=latency_seconds,
+        seed=seed,
+    )
+    try:
+        result = run_pipeline_bench(load_settings(), options, err)
+    except PipelineBenchError as exc:
+        fail(str(exc))
+    text = emit_json(result, as_json, out_file)
+    if text is None:
+        return
+    table = Table(
+        title=f"gridwatch bench pipeline ({result['events']:,} events, "
+        f"{result['assets']:,} assets, {result['partitions']} partitions)"
+    )
+    table.add_column("stage")
+    table.add_column("events/s", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("start-up", justify="right")
+    table.add_column("whole backlog", justify="right")
+    raw = result["raw_loop_events_per_s"]
+    table.add_row("raw aiokafka producer", f"{result['raw_produce_events_per_s']:,.0f}", "1", "")
+    table.add_row(
+        "gridwatch replay --max-speed",
+        f"{result['replay_events_per_s']:,.0f}",
+        f"{result['replay_ratio']}",
+        "",
+    )
+    table.add_row("raw consume → orjson → send", f"{raw:,.0f}", "1", "")
+    table.add_row(
+        "raw consume → orjson → send_batch",
+        f"{result['raw_batch_loop_events_per_s']:,.0f}",
+        f"{result['raw_batch_loop_events_per_s'] / raw:.2f}" if raw else "-",
+        "",
+    )
+    for row in result["workers"]:
+        table.add_row(
+            f"gridwatch workers: {row['workers']}",
+            f"{row['events_per_s']:,.0f}",
+            f"{row['ratio_to_raw_loop']}",
+            f"{row['start_to_first_applied_s']:.1f} s",
+            f"{row['backlog_events_per_s']:,.0f}/s",
+        )
+    out.print(table)
+    if result["latency"]:
+        latency = Table(title="event → alert latency, one worker")
+        for column in ("input rate", "events", "alerts", "p50", "p99", "max"):
+            latency.add_column(column, justify="right")
+        for row in result["latency"]:
+            latency.add_row(
+                f"{row['rate_events_per_s']:,.0f}/s",
+                f"{row['events']:,}",
+                str(row["alerts"]),
+                _ms(row["p50_ms"]),
+                _ms(row["p99_ms"]),
+                _ms(row["max_ms"]),
+            )
+        out.print(latency)
+    click.echo(text)
+
+
 def _nab_score(subset: dict[str, Any]) -> str:
     if subset["score"] is None:
         return f"no windows (raw {subset['raw']:.3f})"

@@ -12,18 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
@@ -31,85 +26,16 @@ from rich.table import Table
 from rich.text import Text
 
 from streams.broker import local as kafka_local
-from streams.broker.admin import admin_client, broker_answers, ensure_topics
+from streams.broker.admin import broker_answers, ensure_topics
 from streams.broker.clients import open_consumer
 from streams.broker.local import LocalKafka
 from streams.core.settings import Settings, project_root
 from streams.core.topics import Topics
+from streams.lab.labrun import LabRun, get_json, metric_sum
 
 LEVEL_STYLE = {"watch": "yellow", "warning": "dark_orange", "critical": "bold red"}
 SAMPLE_ASSETS = 400  # data/registry/shanghai-sample.geojson is citygen(400, seed 1)
 SAMPLE_SEED = 1
-
-
-@dataclass
-class DemoRun:
-    """What this demo started, so that it stops exactly that."""
-
-    settings: Settings
-    prefix: str
-    home: Path
-    broker: LocalKafka | None = None
-    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    logs: list[Any] = field(default_factory=list)
-
-    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Start a child process with its output in ``<home>/<name>.log``."""
-        log = (self.home / f"{name}.log").open("ab")
-        self.logs.append(log)
-        child = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        self.children.append(child)
-        return child
-
-    def stop(self, console: Console) -> None:
-        """Stop the children, delete this run's topics, stop the broker if ours."""
-        for child in reversed(self.children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in reversed(self.children):
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(timeout=10)
-        for log in self.logs:
-            log.close()
-        security = self.settings.kafka_security
-        # Best effort: the run is over anyway, a topic left behind is harmless.
-        with contextlib.suppress(Exception):
-            if broker_answers(self.settings.bootstrap, security=security):
-                with admin_client(self.settings.bootstrap, security=security) as client:
-                    names = [n for n in client.list_topics() if n.startswith(self.prefix)]
-                    if names:
-                        client.delete_topics(names)
-        if self.broker is not None:
-            kafka_local.down(self.broker)
-            console.print("stopped the local broker this demo started")
-
-
-def _get_json(url: str) -> Any:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-            return json.loads(response.read())
-    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
-        return None
-
-
-def _metric(url: str, name: str) -> float:
-    """Sum of every sample of one metric on a Prometheus endpoint (0 when unreachable)."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-            text = response.read().decode()
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return 0.0
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    )
 
 
 def _view(
@@ -174,7 +100,7 @@ def run_demo(
     prefix = f"demo{int(time.time())}."
     home = settings.home / "demo" / prefix.rstrip(".")
     home.mkdir(parents=True, exist_ok=True)
-    run = DemoRun(settings, prefix, home)
+    run = LabRun(settings, prefix, home)
     executable = str(Path(sys.executable).parent / "gridwatch")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
     env |= {
@@ -217,7 +143,7 @@ def run_demo(
         worker = run.spawn("worker", [executable, "worker"], env)
         web = f"http://{settings.web_host}:{settings.web_port}"
         deadline = time.monotonic() + 90
-        while (_get_json(f"{web}/health") or {}).get("status") != "ready":
+        while (get_json(f"{web}/health") or {}).get("status") != "ready":
             if worker.poll() is not None or time.monotonic() > deadline:
                 console.print(f"[red]the worker did not start; see {home / 'worker.log'}[/]")
                 return 1
@@ -257,10 +183,10 @@ def run_demo(
                                 )
                 now = time.monotonic()
                 if now - last_time >= 1.0:
-                    events = _metric(f"{web}/metrics", "gridwatch_engine_events_total")
+                    events = metric_sum(f"{web}/metrics", "gridwatch_engine_events_total")
                     events_rate = (events - last_events) / (now - last_time)
                     last_events, last_time = events, now
-                    top = (_get_json(f"{web}/risk?limit=10") or {}).get("assets", [])
+                    top = (get_json(f"{web}/risk?limit=10") or {}).get("assets", [])
                     status = f"{seen} alert messages"
                     if worker.poll() is not None:
                         console.print(f"[red]the worker stopped; see {home / 'worker.log'}[/]")

@@ -6,25 +6,7 @@ import os
 import subprocess
 import time
 
-import psutil
-
-from tests.support import GRIDWATCH, free_port
-
-
-def demo_children() -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            cmdline = process.info["cmdline"] or []
-            if any(part.endswith("gridwatch") for part in cmdline) and (
-                "worker" in cmdline or "simulate" in cmdline
-            ):
-                prefix = process.environ().get("GRIDWATCH_TOPIC_PREFIX", "")
-                if prefix.startswith("demo"):
-                    found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
+from tests.support import GRIDWATCH, free_port, gridwatch_processes
 
 
 def test_demo_shows_alerts_and_stops_what_it_started(kafka_bootstrap, tmp_path):
@@ -47,7 +29,7 @@ def test_demo_shows_alerts_and_stops_what_it_started(kafka_bootstrap, tmp_path):
     assert "ALERT Alert" in output
     assert "demo finished" in output
     assert time.monotonic() - started < 240
-    assert demo_children() == []
+    assert gridwatch_processes(("worker", "simulate"), "demo") == []
     # The broker was already there: the demo must not have stopped it.
     assert "stopped the local broker" not in output
     logs = list((tmp_path / "home" / "demo").glob("*/worker.log"))

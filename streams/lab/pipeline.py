@@ -1,0 +1,722 @@
+"""``gridwatch bench pipeline``: the live path against the raw Kafka client, on one broker.
+
+One run, one broker, one simulated city:
+
+1. **raw producer**: a plain aiokafka producer (5 ms linger) sends the city's
+   events, routed as ``replay`` routes them, into topics of their own; events/s.
+2. **replay**: ``gridwatch replay --max-speed`` (the same code) sends them into
+   the bench's input topics; events/s and the ratio to the raw producer.
+3. **raw loops**: an aiokafka consumer reads the raw producer's topics from
+   the beginning, decodes every value with orjson and produces it again, once
+   with a ``send`` per record (the plain loop, the reference for the workers'
+   ratio) and once with a ``send_batch`` per fetched partition (the client's
+   ceiling on this broker).
+4. **worker(s)**: ``gridwatch worker`` processes (one run per entry of
+   ``--workers``, each a group of its own) start on the full backlog of the
+   bench's inputs. Start-up is the time from spawning the processes to the
+   first event the engine applied; throughput is the events over the time
+   from the first message received to the last event applied.
+5. **latency**: on fresh topics, one ready worker and a producer that sends a
+   second city at a fixed rate; for every alert, the time from the moment its
+   causing event (the alert's ``event_time``) was handed to the producer to
+   the moment the alert was read back from ``gridwatch.alerts``.
+
+"Applied" is read from the workers' ``/metrics``
+(``gridwatch_engine_events_total``, ``gridwatch_messages_received_total``,
+``gridwatch_merge_waiting``); the workers are done when they have received
+every input message, nothing waits in the merge, and the applied count has
+not moved for :data:`SETTLE_S`. Everything the run creates (topics with its
+own prefix, worker processes, the local broker if none answered) is removed
+at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from rich.console import Console
+
+from streams.broker import local as kafka_local
+from streams.broker.admin import broker_answers, ensure_topics
+from streams.broker.assets import publish_assets
+from streams.broker.local import LocalKafka
+from streams.broker.replay import Routed, publish_log, route
+from streams.core.settings import Settings
+from streams.core.timefmt import parse_rfc3339
+from streams.core.topics import Topics, TopicSpec
+from streams.lab.citygen import generate_registry
+from streams.lab.labrun import LabRun, get_json, metric_sum, scrape
+from streams.lab.simulate import default_start, run_simulation
+
+POLL_S: Final = 0.05
+"""How often the workers' metrics are read while they work."""
+SETTLE_S: Final = 1.0
+"""The applied count has not moved for this long: the workers are done."""
+READY_TIMEOUT_S: Final = 120.0
+WORK_TIMEOUT_S: Final = 1800.0
+LINGER_MS: Final = 5
+INPUT_ROLES: Final = ("sensor", "hotline", "inspection", "acks")
+
+
+class PipelineBenchError(RuntimeError):
+    """The benchmark could not run (no broker, a worker that died, a timeout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """A simulated city: its size, seed and routed events (in event-time order)."""
+
+    assets: int
+    seed: int
+    routed: list[Routed]
+
+    @property
+    def events(self) -> int:
+        """Number of events."""
+        return len(self.routed)
+
+
+def simulate_city(events: int, seed: int, incidents: int) -> City:
+    """A city of about ``events`` events in one hour (a reading per asset per minute)."""
+    assets = max(20, round(events / 60))
+    lines: list[bytes] = []
+    run_simulation(
+        n_assets=assets,
+        duration=timedelta(hours=1),
+        incidents=incidents,
+        seed=seed,
+        start=default_start(),
+        emit=lines.append,
+    )
+    topics = Topics("unrouted.")
+    return City(assets, seed, [route(line, topics) for line in lines[:events]])
+
+
+def _retarget(routed: Sequence[Routed], topics: Topics) -> list[Routed]:
+    """The same records, sent to ``topics`` (the routing prefix was a placeholder)."""
+    names = {
+        "unrouted.sensor": topics.sensor,
+        "unrouted.hotline": topics.hotline,
+        "unrouted.inspection": topics.inspection,
+        "unrouted.acks": topics.acks,
+    }
+    return [
+        Routed(names[one.topic], one.key, one.value, one.timestamp_ms, one.event_time)
+        for one in routed
+    ]
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile (``share`` in 0..1) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    # ceil(share * n), forgiving the float error of 0.99 * 100 = 99.00000000000001
+    rank = max(1, min(len(ordered), math.ceil(share * len(ordered) - 1e-9)))
+    return ordered[rank - 1]
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+# -- the raw client
+
+
+async def _raw_produce(bootstrap: str, routed: Sequence[Routed]) -> float:
+    """Send every record with a plain aiokafka producer; seconds until all are acknowledged."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=LINGER_MS,
+        acks="all",
+        enable_idempotence=True,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [
+            await producer.send(one.topic, one.value, key=one.key, timestamp_ms=one.timestamp_ms)
+            for one in routed
+        ]
+        await asyncio.gather(*futures)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def _raw_loop(
+    bootstrap: str, inputs: Sequence[str], out_topic: str, count: int, *, batched: bool
+) -> float:
+    """Consume ``count`` records, decode each with orjson and produce it again; seconds.
+
+    ``getmany`` in; out, either one ``send`` per record (the plain loop) or, with
+    ``batched``, one ``send_batch`` per fetched partition (the client's fastest
+    path), to the same partition number of ``out_topic``.
+    """
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    consumer = AIOKafkaConsumer(
+        *inputs,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=LINGER_MS, acks="all", enable_idempotence=True
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        seen = 0
+        started: float | None = None
+        futures: list[Any] = []
+        deadline = time.monotonic() + WORK_TIMEOUT_S
+        while seen < count:
+            if time.monotonic() > deadline:
+                raise PipelineBenchError(f"raw loop: {seen} of {count} records in time")
+            fetched = await consumer.getmany(timeout_ms=200, max_records=5000)
+            if fetched and started is None:
+                started = time.perf_counter()
+            for tp, records in fetched.items():
+                if not batched:
+                    for record in records:
+                        orjson.loads(record.value)
+                        futures.append(await producer.send(out_topic, record.value, key=record.key))
+                    seen += len(records)
+                    continue
+                batch = producer.create_batch()
+                for record in records:
+                    orjson.loads(record.value)
+                    if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+                        futures.append(
+                            await producer.send_batch(batch, out_topic, partition=tp.partition)
+                        )
+                        batch = producer.create_batch()
+                        batch.append(key=record.key, value=record.value, timestamp=None)
+                    seen += 1
+                futures.append(await producer.send_batch(batch, out_topic, partition=tp.partition))
+        await asyncio.gather(*futures)
+        return time.perf_counter() - (started or time.perf_counter())
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+# -- workers
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One reading of the workers' metrics, all workers together.
+
+    Attributes:
+        received: Input messages received (sensor, hotline, inspection, acks).
+        applied: Events the engines applied.
+        waiting: Events held in the event-time merges.
+        settled: Every worker is ready and has received input (the group is formed).
+    """
+
+    received: float
+    applied: float
+    waiting: float
+    settled: bool
+
+
+@dataclass
+class WorkerPool:
+    """``gridwatch worker`` processes of one group, and their metrics."""
+
+    webs: list[str]
+    spawned_at: float
+
+    def progress(self) -> Progress | None:
+        """The workers' metrics now; None when one of them did not answer."""
+        received = applied = waiting = 0.0
+        settled = True
+        for web in self.webs:
+            samples = scrape(f"{web}/metrics")
+            if samples is None:
+                return None
+            health = get_json(f"{web}/health") or {}
+            mine = sum(
+                sample.value
+                for sample in samples
+                if sample.name == "gridwatch_messages_received_total"
+                and sample.labels.get("input") in INPUT_ROLES
+            )
+            settled = settled and health.get("status") == "ready" and mine > 0
+            for sample in samples:
+                if sample.name == "gridwatch_engine_events_total":
+                    applied += sample.value
+                elif sample.name == "gridwatch_merge_waiting_events":
+                    waiting += sample.value
+                elif (
+                    sample.name == "gridwatch_messages_received_total"
+                    and sample.labels.get("input") in INPUT_ROLES
+                ):
+                    received += sample.value
+        return Progress(received, applied, waiting, settled)
+
+
+def _worker_env(
+    settings: Settings, prefix: str, app_id: str, home: Path, port: int
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
+    env |= {
+        "GRIDWATCH_BOOTSTRAP": settings.bootstrap,
+        "GRIDWATCH_TOPIC_PREFIX": prefix,
+        "GRIDWATCH_APP_ID": app_id,
+        "GRIDWATCH_HOME": str(home),
+        "GRIDWATCH_WEB_PORT": str(port),
+        "GRIDWATCH_WEB_HOST": "127.0.0.1",
+        "GRIDWATCH_PARTITIONS": str(settings.partitions),
+        "GRIDWATCH_LOG_LEVEL": "warning",
+        # The bench reads /metrics 20 times a second per worker.
+        "GRIDWATCH_API_RATE_PER_S": "1000",
+        "GRIDWATCH_API_BURST": "1000",
+    }
+    return env
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_workers(
+    run: LabRun, settings: Settings, prefix: str, app_id: str, count: int
+) -> WorkerPool:
+    """Spawn ``count`` workers of one group on ``prefix``'s topics."""
+    executable = str(Path(sys.executable).parent / "gridwatch")
+    webs = []
+    spawned_at = time.monotonic()
+    for index in range(count):
+        port = _free_port()
+        home = run.home / f"{app_id}-{index}"
+        home.mkdir(parents=True, exist_ok=True)
+        run.spawn(
+            f"{app_id}-{index}",
+            [executable, "worker"],
+            _worker_env(settings, prefix, app_id, home, port),
+        )
+        webs.append(f"http://127.0.0.1:{port}")
+    return WorkerPool(webs, spawned_at)
+
+
+def _check_alive(run: LabRun, since: int) -> None:
+    for child in run.children[since:]:
+        if child.poll() is not None:
+            raise PipelineBenchError(
+                f"a worker exited with status {child.returncode}; see the logs in {run.home}"
+            )
+
+
+def wait_ready(run: LabRun, pool: WorkerPool, since: int) -> float:
+    """Wait until every worker answers ``/health`` as ready; seconds since the spawn."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        _check_alive(run, since)
+        states = [(get_json(f"{web}/health") or {}).get("status") for web in pool.webs]
+        if all(state == "ready" for state in states):
+            return time.monotonic() - pool.spawned_at
+        if time.monotonic() > deadline:
+            raise PipelineBenchError(f"workers not ready in {READY_TIMEOUT_S:.0f}s: {states}")
+        time.sleep(POLL_S)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTiming:
+    """How a pool of workers went through a backlog (times in seconds since the spawn).
+
+    Attributes:
+        first_received_s: The first input message received.
+        first_applied_s: The first event applied (start-up).
+        done_s: The last event applied.
+        applied: Events applied in all.
+        settled_s: Every worker ready and holding partitions (no rebalance after).
+        applied_when_settled: Events applied by then.
+    """
+
+    first_received_s: float
+    first_applied_s: float
+    done_s: float
+    applied: int
+    settled_s: float
+    applied_when_settled: int
+
+    @property
+    def backlog_events_per_s(self) -> float:
+        """Events applied per second, from the first message received to the last applied."""
+        return _rate(self.applied, self.done_s - self.first_received_s)
+
+    @property
+    def steady_events_per_s(self) -> float:
+        """Events applied per second once every worker was ready and had its partitions."""
+        return _rate(self.applied - self.applied_when_settled, self.done_s - self.settled_s)
+
+
+def drain(run: LabRun, pool: WorkerPool, since: int, inputs: int) -> WorkerTiming:
+    """Poll the workers until they applied the backlog of ``inputs`` input messages."""
+    first_received = first_applied = None
+    last_applied, last_change = 0.0, time.monotonic()
+    deadline = time.monotonic() + WORK_TIMEOUT_S
+    seen = Progress(0.0, 0.0, 0.0, False)
+    settled_at: tuple[float, float] | None = None
+    while True:
+        _check_alive(run, since)
+        now = time.monotonic()
+        if now > deadline:
+            raise PipelineBenchError(
+                f"workers did not finish in {WORK_TIMEOUT_S:.0f}s "
+                f"({seen.received:.0f} of {inputs} received, {seen.applied:.0f} applied)"
+            )
+        progress = pool.progress()
+        if progress is None:  # a worker busy or restarting its web server: ask again
+            time.sleep(POLL_S)
+            continue
+        seen = progress
+        if first_received is None and seen.received > 0:
+            first_received = now
+        if first_applied is None and seen.applied > 0:
+            first_applied = now
+        if settled_at is None and seen.settled:
+            settled_at = (now, seen.applied)
+        if seen.applied != last_applied:
+            last_applied, last_change = seen.applied, now
+        settled = now - last_change >= SETTLE_S
+        if seen.received >= inputs and seen.applied > 0 and settled and seen.waiting == 0:
+            assert first_received is not None
+            assert first_applied is not None
+            settled_s, settled_applied = settled_at or (first_received, 0.0)
+            return WorkerTiming(
+                first_received - pool.spawned_at,
+                first_applied - pool.spawned_at,
+                last_change - pool.spawned_at,
+                int(seen.applied),
+                settled_s - pool.spawned_at,
+                int(settled_applied),
+            )
+        time.sleep(POLL_S)
+
+
+# -- latency at a fixed input rate
+
+
+async def _paced_send(bootstrap: str, routed: Sequence[Routed], rate: float) -> dict[str, float]:
+    """Send ``routed`` at ``rate`` events/s; the wall time each event time was first sent."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=LINGER_MS, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    try:
+        started = time.monotonic()
+        futures = []
+        for number, one in enumerate(routed):
+            due = started + number / rate
+            ahead = due - time.monotonic()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            futures.append(
+                await producer.send(
+                    one.topic, one.value, key=one.key, timestamp_ms=one.timestamp_ms
+                )
+            )
+            sent_at.setdefault(one.event_time.isoformat(), time.time())
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent_at
+
+
+async def _read_alerts(
+    bootstrap: str, topic: str, arrived: list[tuple[str, float]], stop: asyncio.Event
+) -> None:
+    """Read ``topic`` from the start until ``stop``; (event_time, wall time read) per alert."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=5,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=20)
+            read_at = time.time()
+            for records in batches.values():
+                for record in records:
+                    alert = orjson.loads(record.value)
+                    arrived.append((str(alert["event_time"]), read_at))
+    finally:
+        await consumer.stop()
+
+
+async def _latency_run(
+    bootstrap: str,
+    topics: Topics,
+    routed: Sequence[Routed],
+    rate: float,
+    settle: Callable[[], object],
+) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    arrived: list[tuple[str, float]] = []
+    stop = asyncio.Event()
+    reader = asyncio.create_task(_read_alerts(bootstrap, topics.alerts, arrived, stop))
+    try:
+        sent_at = await _paced_send(bootstrap, routed, rate)
+        await asyncio.to_thread(settle)
+        await asyncio.sleep(0.5)  # the reader's last fetch
+    finally:
+        stop.set()
+        await reader
+    return sent_at, arrived
+
+
+def latencies(sent_at: dict[str, float], arrived: Sequence[tuple[str, float]]) -> list[float]:
+    """Seconds from sending each alert's causing event to reading the alert."""
+    by_time = {parse_rfc3339(key): wall for key, wall in sent_at.items()}
+    out = []
+    for event_time, read_at in arrived:
+        wall = by_time.get(parse_rfc3339(event_time))
+        if wall is not None:
+            out.append(max(0.0, read_at - wall))
+    return out
+
+
+# -- the whole run
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    """What ``gridwatch bench pipeline`` was asked for."""
+
+    events: int = 60_000
+    workers: tuple[int, ...] = (1, 2)
+    rates: tuple[float, ...] = (1000.0, 5000.0)
+    latency_s: float = 30.0
+    seed: int = 1
+    incidents: int = 12
+
+
+def _prepare(
+    settings: Settings, topics: Topics, assets: int, seed: int, extra: Sequence[TopicSpec] = ()
+) -> None:
+    """Create a prefix's topics (and ``extra``) and publish the city's registry to it."""
+    security = settings.kafka_security
+    ensure_topics(
+        settings.bootstrap,
+        [*topics.specs(settings.partitions), *extra],
+        settings.partitions,
+        1,
+        security=security,
+    )
+    prefixed = settings.model_copy(update={"topic_prefix": topics.prefix})
+    publish_assets(prefixed, generate_registry(assets, seed))
+
+
+def run_pipeline_bench(
+    settings: Settings, options: PipelineOptions, console: Console
+) -> dict[str, Any]:
+    """Run every stage on one broker; the result as a JSON-ready dict."""
+    if settings.kafka_security.protocol != "PLAINTEXT":
+        raise PipelineBenchError("bench pipeline runs on a PLAINTEXT broker only")
+    base = f"bench{uuid.uuid4().hex[:8]}"
+    home = settings.home / "bench" / base
+    home.mkdir(parents=True, exist_ok=True)
+    run = LabRun(settings, base, home)
+    # SIGTERM unwinds like Ctrl-C, so that the workers and topics of the run go too.
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        if not broker_answers(settings.bootstrap):
+            local = LocalKafka(settings)
+            console.print(f"no broker at {settings.bootstrap}: starting a local one …")
+            kafka_local.up(local)
+            run.broker = local
+        return _stages(run, settings, options, console, base)
+    finally:
+        run.stop(console)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stages(
+    run: LabRun, settings: Settings, options: PipelineOptions, console: Console, base: str
+) -> dict[str, Any]:
+    bootstrap = settings.bootstrap
+    console.print(f"simulating a city of about {options.events:,} events …")
+    city = simulate_city(options.events, options.seed, options.incidents)
+    result: dict[str, Any] = {
+        "events": city.events,
+        "assets": city.assets,
+        "seed": city.seed,
+        "partitions": settings.partitions,
+        "cpus": os.cpu_count(),
+    }
+
+    console.print("raw aiokafka producer …")
+    raw = Topics(f"{base}.raw.")
+    _prepare(
+        settings,
+        raw,
+        city.assets,
+        city.seed,
+        extra=[TopicSpec(f"{base}.raw.out"), TopicSpec(f"{base}.raw.batched")],
+    )
+    produce_s = asyncio.run(_raw_produce(bootstrap, _retarget(city.routed, raw)))
+    result["raw_produce_events_per_s"] = _rate(city.events, produce_s)
+
+    console.print("gridwatch replay --max-speed …")
+    replayed = Topics(f"{base}.replay.")
+    _prepare(settings, replayed, city.assets, city.seed)
+    lines = [(number, one.value) for number, one in enumerate(city.routed, start=1)]
+    started = time.perf_counter()
+    publish_log(
+        settings.model_copy(update={"topic_prefix": replayed.prefix}),
+        lines,
+        speed=None,
+        on_malformed=lambda number, reason: None,
+    )
+    result["replay_events_per_s"] = _rate(city.events, time.perf_counter() - started)
+    result["replay_ratio"] = _ratio(
+        result["replay_events_per_s"], result["raw_produce_events_per_s"]
+    )
+
+    console.print("raw aiokafka consume → orjson → produce loops …")
+    raw_inputs = [raw.sensor, raw.hotline, raw.inspection]
+    loop_s = asyncio.run(
+        _raw_loop(bootstrap, raw_inputs, f"{base}.raw.out", city.events, batched=False)
+    )
+    raw_rate = _rate(city.events, loop_s)
+    result["raw_loop_events_per_s"] = raw_rate
+    batched_s = asyncio.run(
+        _raw_loop(bootstrap, raw_inputs, f"{base}.raw.batched", city.events, batched=True)
+    )
+    result["raw_batch_loop_events_per_s"] = _rate(city.events, batched_s)
+
+    result["workers"] = []
+    for count in options.workers:
+        console.print(f"{count} gridwatch worker(s) on the backlog …")
+        # Fresh topics holding the same backlog for every run: nothing left by the previous.
+        topics = Topics(f"{base}.w{count}.")
+        _prepare(settings, topics, city.assets, city.seed)
+        asyncio.run(_raw_produce(bootstrap, _retarget(city.routed, topics)))
+        since = len(run.children)
+        pool = start_workers(run, settings, topics.prefix, f"{base}-w{count}", count)
+        timing = drain(run, pool, since, city.events)
+        _stop_children(run, since)
+        rate = timing.steady_events_per_s
+        result["workers"].append(
+            {
+                "workers": count,
+                "events_per_s": rate,
+                "ratio_to_raw_loop": _ratio(rate, raw_rate),
+                "backlog_events_per_s": timing.backlog_events_per_s,
+                "steady_events": timing.applied - timing.applied_when_settled,
+                "start_to_first_received_s": round(timing.first_received_s, 2),
+                "start_to_first_applied_s": round(timing.first_applied_s, 2),
+                "applied": timing.applied,
+            }
+        )
+    one = next((row for row in result["workers"] if row["workers"] == 1), None)
+    for row in result["workers"]:
+        row["speedup_over_one"] = (
+            None if one is None else _ratio(row["events_per_s"], one["events_per_s"])
+        )
+
+    result["latency"] = [
+        _latency(run, settings, options, console, base, rate) for rate in options.rates
+    ]
+    return result
+
+
+def _ratio(value: float, reference: float) -> float | None:
+    return round(value / reference, 3) if reference else None
+
+
+def _stop_children(run: LabRun, since: int) -> None:
+    for child in run.children[since:]:
+        if child.poll() is None:
+            child.terminate()
+    for child in run.children[since:]:
+        child.wait(timeout=60)
+
+
+def _latency(
+    run: LabRun,
+    settings: Settings,
+    options: PipelineOptions,
+    console: Console,
+    base: str,
+    rate: float,
+) -> dict[str, Any]:
+    events = max(1, round(rate * options.latency_s))
+    console.print(f"latency at {rate:,.0f} events/s ({events:,} events) …")
+    city = simulate_city(events, options.seed + 1, options.incidents)
+    tag = f"{rate:.0f}"
+    topics = Topics(f"{base}.lat{tag}.")
+    _prepare(settings, topics, city.assets, city.seed)
+    since = len(run.children)
+    pool = start_workers(run, settings, topics.prefix, f"{base}-lat{tag}", 1)
+    wait_ready(run, pool, since)
+    # The registry arrives through a table: wait until the worker has it.
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while metric_sum(f"{pool.webs[0]}/metrics", "gridwatch_registry_assets") < city.assets:
+        _check_alive(run, since)
+        if time.monotonic() > deadline:
+            raise PipelineBenchError("the worker did not load the registry in time")
+        time.sleep(POLL_S)
+    routed = _retarget(city.routed, topics)
+    began = time.monotonic()
+    sent_at, arrived = asyncio.run(
+        _latency_run(
+            settings.bootstrap,
+            topics,
+            routed,
+            rate,
+            lambda: drain(run, pool, since, city.events),
+        )
+    )
+    sending_s = time.monotonic() - began
+    seconds = latencies(sent_at, arrived)
+    _stop_children(run, since)
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 1)
+
+    return {
+        "rate_events_per_s": rate,
+        "events": city.events,
+        "alerts": len(seconds),
+        "p50_ms": ms(percentile(seconds, 0.50)),
+        "p99_ms": ms(percentile(seconds, 0.99)),
+        "max_ms": ms(max(seconds) if seconds else None),
+        "wall_s": round(sending_s, 2),
+    }

@@ -1,0 +1,56 @@
+"""The pure parts of `gridwatch bench pipeline`: percentiles, and alerts matched to their events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.core.topics import Topics
+from streams.lab.pipeline import latencies, percentile, simulate_city
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(n) for n in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile(values, 1.0) == 100.0
+    assert percentile([7.0], 0.99) == 7.0
+    assert percentile([], 0.5) is None
+
+
+@given(st.lists(st.floats(0, 1e6), min_size=1, max_size=200))
+def test_percentiles_are_ordered_and_observed(values):
+    p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+    assert p50 is not None
+    assert p99 is not None
+    assert min(values) <= p50 <= p99 <= max(values)
+    assert p50 in values
+    assert p99 in values
+
+
+def test_latency_is_from_sending_the_causing_event_to_reading_the_alert():
+    sent_at = {
+        "2026-11-23T06:00:00+08:00": 100.0,
+        "2026-11-23T06:00:01+08:00": 101.0,
+    }
+    # The alert names its event time in UTC: the same instant matches.
+    arrived = [("2026-11-22T22:00:01+00:00", 101.25), ("2026-11-22T22:00:00Z", 100.5)]
+    assert latencies(sent_at, arrived) == [pytest.approx(0.25), pytest.approx(0.5)]
+    # An alert whose event was never sent in this run is not counted.
+    assert latencies(sent_at, [("2026-11-23T07:00:00+08:00", 500.0)]) == []
+
+
+def test_the_bench_city_has_the_events_asked_for_in_event_time_order():
+    city = simulate_city(1200, seed=3, incidents=4)
+    assert city.events == 1200
+    assert city.assets == 20
+    times = [one.event_time for one in city.routed]
+    assert times == sorted(times)
+    assert all(one.event_time.tzinfo is not None for one in city.routed)
+    assert {one.topic for one in city.routed} <= set(Topics("unrouted.").inputs) | {
+        Topics("unrouted.").acks
+    }
+    assert min(times) >= datetime(2026, 1, 1, tzinfo=UTC)
