@@ -132,7 +132,7 @@ def bench_pipeline_command(
     aiokafka consume-decode-produce loop and gridwatch workers on the same
     simulated backlog, then event-to-alert latency at fixed input rates. Uses
     the broker at GRIDWATCH_BOOTSTRAP, or starts the local one (and stops it
-    again); every topic it creates is deleted at the end.
+    again); every topic and consumer group it creates is deleted at the end.
     """
     from streams.cli.common import err, fail, load_settings
     from streams.lab.pipeline import PipelineBenchError, PipelineOptions, run_pipeline_bench

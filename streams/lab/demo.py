@@ -4,7 +4,7 @@ Starts a local broker if none answers, creates this run's topics, loads the
 sample registry, starts a worker and the simulator (both as child processes)
 and shows events/s, the alerts as they come and the top-10 risk table. Ctrl-C
 (or ``--duration``) stops everything it started, and nothing else: the broker
-only if the demo started it; this run's topics are deleted.
+only if the demo started it; this run's topics and consumer groups are deleted.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class LabRun:
         return child
 
     def stop(self, console: Console) -> None:
-        """Stop the children, delete this run's topics, stop the broker if ours."""
+        """Stop the children, delete this run's topics and groups, stop the broker if ours."""
         for child in reversed(self.children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -62,13 +62,20 @@ class LabRun:
         for log in self.logs:
             log.close()
         security = self.settings.kafka_security
-        # Best effort: the run is over anyway, a topic left behind is harmless.
+        # Best effort: the run is over anyway, a topic or group left behind is harmless.
         with contextlib.suppress(Exception):
             if broker_answers(self.settings.bootstrap, security=security):
                 with admin_client(self.settings.bootstrap, security=security) as client:
                     names = [n for n in client.list_topics() if n.startswith(self.prefix)]
                     if names:
                         client.delete_topics(names)
+                    groups = [
+                        group["group_id"]
+                        for group in client.list_groups()
+                        if str(group["group_id"]).startswith(self.prefix)
+                    ]
+                    if groups:
+                        client.delete_groups(groups)
         if self.broker is not None:
             kafka_local.down(self.broker)
             console.print("stopped the local broker this run started")
