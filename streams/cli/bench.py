@@ -178,6 +178,12 @@ def bench_pipeline_command(
         f"{result['raw_batch_loop_events_per_s'] / raw:.2f}" if raw else "-",
         "",
     )
+    table.add_row(
+        "bare Faust agent (no work)",
+        f"{result['faust_bare_events_per_s']:,.0f}",
+        f"{result['faust_bare_ratio']}",
+        "",
+    )
     for row in result["workers"]:
         table.add_row(
             f"gridwatch workers: {row['workers']}",

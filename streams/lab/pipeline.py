@@ -11,12 +11,15 @@ One run, one broker, one simulated city:
    with a ``send`` per record (the plain loop, the reference for the workers'
    ratio) and once with a ``send_batch`` per fetched partition (the client's
    ceiling on this broker).
-4. **worker(s)**: ``gridwatch worker`` processes (one run per entry of
+4. **bare Faust agent**: :mod:`streams.lab.faust_bare` reads the same
+   backlog through Faust (the workers' runtime) with the workers' batching,
+   and does nothing with it: the ceiling of Faust's per-message delivery.
+5. **worker(s)**: ``gridwatch worker`` processes (one run per entry of
    ``--workers``, each a group of its own) start on the full backlog of the
    bench's inputs. Start-up is the time from spawning the processes to the
    first event the engine applied; throughput is the events over the time
    from the first message received to the last event applied.
-5. **latency**: on fresh topics, one ready worker and a producer that sends a
+6. **latency**: on fresh topics, one ready worker and a producer that sends a
    second city at a fixed rate; for every alert, the time from the moment its
    causing event (the alert's ``event_time``) was handed to the producer to
    the moment the alert was read back from ``gridwatch.alerts``.
@@ -36,6 +39,7 @@ import asyncio
 import math
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -621,6 +625,10 @@ def _stages(
     )
     result["raw_batch_loop_events_per_s"] = _rate(city.events, batched_s)
 
+    console.print("a bare Faust agent on the same backlog …")
+    result["faust_bare_events_per_s"] = _faust_bare(run, bootstrap, raw.prefix, city.events)
+    result["faust_bare_ratio"] = _ratio(result["faust_bare_events_per_s"], raw_rate)
+
     result["workers"] = []
     for count in options.workers:
         console.print(f"{count} gridwatch worker(s) on the backlog …")
@@ -655,6 +663,26 @@ def _stages(
         _latency(run, settings, options, console, base, rate) for rate in options.rates
     ]
     return result
+
+
+def _faust_bare(run: LabRun, bootstrap: str, prefix: str, count: int) -> float:
+    """Events/s of :mod:`streams.lab.faust_bare` on ``prefix``'s backlog (a child process)."""
+    log = run.home / "faust-bare.log"
+    with log.open("wb") as errors:
+        completed = subprocess.run(
+            [sys.executable, "-m", "streams.lab.faust_bare", bootstrap, prefix, str(count)],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            timeout=WORK_TIMEOUT_S,
+            check=False,
+        )
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode != 0 or not lines:
+        raise PipelineBenchError(
+            f"the bare Faust agent failed (status {completed.returncode}); see {log}"
+        )
+    measured = orjson.loads(lines[-1])
+    return _rate(int(measured["events"]), float(measured["seconds"]))
 
 
 def _ratio(value: float, reference: float) -> float | None:

@@ -37,6 +37,7 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
         "replay_events_per_s",
         "raw_loop_events_per_s",
         "raw_batch_loop_events_per_s",
+        "faust_bare_events_per_s",
     ):
         assert result[key] > 0, key
     assert result["replay_ratio"] == round(
