@@ -373,9 +373,25 @@ class WorkerTiming:
         return _rate(self.applied, self.done_s - self.first_received_s)
 
     @property
-    def steady_events_per_s(self) -> float:
-        """Events applied per second once every worker was ready and had its partitions."""
-        return _rate(self.applied - self.applied_when_settled, self.done_s - self.settled_s)
+    def steady_events(self) -> int:
+        """Events applied after the group settled."""
+        return max(0, self.applied - self.applied_when_settled)
+
+    @property
+    def steady(self) -> bool:
+        """Whether at least half the backlog was applied by the settled group.
+
+        A small backlog can be gone before a late worker has its partitions;
+        its rate is then the whole backlog's.
+        """
+        return self.steady_events * 2 >= self.applied and self.done_s > self.settled_s
+
+    @property
+    def events_per_s(self) -> float:
+        """The settled group's rate when :attr:`steady`, else the whole backlog's."""
+        if self.steady:
+            return _rate(self.steady_events, self.done_s - self.settled_s)
+        return self.backlog_events_per_s
 
 
 def drain(run: LabRun, pool: WorkerPool, since: int, inputs: int) -> WorkerTiming:
@@ -640,14 +656,15 @@ def _stages(
         pool = start_workers(run, settings, topics.prefix, f"{base}-w{count}", count)
         timing = drain(run, pool, since, city.events)
         _stop_children(run, since)
-        rate = timing.steady_events_per_s
+        rate = timing.events_per_s
         result["workers"].append(
             {
                 "workers": count,
                 "events_per_s": rate,
+                "measured_from": "settled" if timing.steady else "first_received",
                 "ratio_to_raw_loop": _ratio(rate, raw_rate),
                 "backlog_events_per_s": timing.backlog_events_per_s,
-                "steady_events": timing.applied - timing.applied_when_settled,
+                "steady_events": timing.steady_events,
                 "start_to_first_received_s": round(timing.first_received_s, 2),
                 "start_to_first_applied_s": round(timing.first_applied_s, 2),
                 "applied": timing.applied,

@@ -46,11 +46,18 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
 
     runs = {row["workers"]: row for row in result["workers"]}
     assert set(runs) == {1, 2}
-    # One worker or two, the same events are applied (a few hotline cases match no asset).
-    assert runs[1]["applied"] == runs[2]["applied"]
+    # Every event is applied (but a few hotline cases that match no asset); two workers may
+    # apply a few again after their rebalance (at least once), never fewer.
     assert 0.99 * result["events"] <= runs[1]["applied"] <= result["events"]
+    assert runs[2]["applied"] >= runs[1]["applied"]
     for row in runs.values():
-        assert 0 < row["steady_events"] <= row["applied"]
+        assert 0 <= row["steady_events"] <= row["applied"]
+        # The settled group's rate when it applied at least half, else the whole backlog's.
+        if row["measured_from"] == "first_received":
+            assert row["events_per_s"] == row["backlog_events_per_s"]
+        else:
+            assert row["measured_from"] == "settled"
+            assert 2 * row["steady_events"] >= row["applied"]
         assert 0 < row["start_to_first_received_s"] <= row["start_to_first_applied_s"]
         assert row["events_per_s"] > 0
     assert runs[1]["speedup_over_one"] == 1.0

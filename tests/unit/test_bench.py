@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.core.topics import Topics
-from streams.lab.pipeline import latencies, percentile, simulate_city
+from streams.lab.pipeline import WorkerTiming, latencies, percentile, simulate_city
 
 
 def test_percentile_is_nearest_rank():
@@ -54,3 +54,33 @@ def test_the_bench_city_has_the_events_asked_for_in_event_time_order():
         Topics("unrouted.").acks
     }
     assert min(times) >= datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_worker_run_counts_from_the_settled_group_when_it_did_most_of_the_work():
+    settled_early = WorkerTiming(
+        first_received_s=5.0,
+        first_applied_s=6.0,
+        done_s=25.0,
+        applied=60_000,
+        settled_s=10.0,
+        applied_when_settled=10_000,
+    )
+    assert settled_early.steady
+    assert settled_early.steady_events == 50_000
+    assert settled_early.events_per_s == pytest.approx(50_000 / 15.0, abs=0.1)
+    assert settled_early.backlog_events_per_s == pytest.approx(60_000 / 20.0, abs=0.1)
+
+
+def test_a_backlog_gone_before_the_group_settled_is_timed_whole():
+    # The second worker got its partitions after the first had applied everything.
+    settled_late = WorkerTiming(
+        first_received_s=5.0,
+        first_applied_s=6.0,
+        done_s=7.0,
+        applied=3_000,
+        settled_s=8.0,
+        applied_when_settled=3_000,
+    )
+    assert not settled_late.steady
+    assert settled_late.steady_events == 0
+    assert settled_late.events_per_s == settled_late.backlog_events_per_s == 1500.0
