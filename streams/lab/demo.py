@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -25,10 +24,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from streams.broker import local as kafka_local
-from streams.broker.admin import broker_answers, ensure_topics
+from streams.broker.admin import ensure_topics
 from streams.broker.clients import open_consumer
-from streams.broker.local import LocalKafka
 from streams.core.settings import Settings, project_root
 from streams.core.topics import Topics
 from streams.lab.labrun import LabRun, get_json, metric_sum
@@ -102,37 +99,23 @@ def run_demo(
     home.mkdir(parents=True, exist_ok=True)
     run = LabRun(settings, prefix, home)
     executable = str(Path(sys.executable).parent / "gridwatch")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
-    env |= {
-        "GRIDWATCH_BOOTSTRAP": settings.bootstrap,
-        "GRIDWATCH_TOPIC_PREFIX": prefix,
-        "GRIDWATCH_APP_ID": f"{prefix}gridwatch",
-        "GRIDWATCH_HOME": str(home),
-        "GRIDWATCH_WEB_PORT": str(settings.web_port),
-        "GRIDWATCH_WEB_HOST": settings.web_host,
-        # The children reach the broker as this process does (TLS, SASL).
-        **settings.kafka_security.environment(with_password=True),
-    }
-    security = settings.kafka_security
+    env = run.child_env(
+        topic_prefix=prefix,
+        app_id=f"{prefix}gridwatch",
+        home=home,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+    )
     try:
-        if not broker_answers(settings.bootstrap, security=security):
-            if security.protocol != "PLAINTEXT":
-                console.print(
-                    f"[red]no broker answers at {settings.bootstrap} with {security.describe()}; "
-                    "the demo starts a local broker only for PLAINTEXT[/]"
-                )
-                return 1
-            local = LocalKafka(settings)
-            console.print(f"no broker at {settings.bootstrap}: starting a local one …")
-            kafka_local.up(local)
-            run.broker = local
+        if not run.ensure_broker(console):
+            return 1
         topics = Topics(prefix)
         ensure_topics(
             settings.bootstrap,
             topics.specs(settings.partitions),
             settings.partitions,
             1,
-            security=security,
+            security=settings.kafka_security,
         )
         loaded = subprocess.run(
             [executable, "assets", "load", str(registry)], env=env, capture_output=True, check=False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import urllib.error
@@ -48,17 +49,67 @@ class LabRun:
         self.children.append(child)
         return child
 
-    def stop(self, console: Console) -> None:
-        """Stop the children, delete this run's topics and groups, stop the broker if ours."""
-        for child in reversed(self.children):
+    def child_env(
+        self,
+        *,
+        topic_prefix: str,
+        app_id: str,
+        home: Path,
+        web_port: int,
+        web_host: str,
+        **extra: str,
+    ) -> dict[str, str]:
+        """The environment of a gridwatch child on ``topic_prefix``'s topics (``extra`` on top).
+
+        The caller's ``GRIDWATCH_*`` variables are dropped; the child reaches the
+        broker as this process does (TLS, SASL).
+        """
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
+        env |= {
+            "GRIDWATCH_BOOTSTRAP": self.settings.bootstrap,
+            "GRIDWATCH_TOPIC_PREFIX": topic_prefix,
+            "GRIDWATCH_APP_ID": app_id,
+            "GRIDWATCH_HOME": str(home),
+            "GRIDWATCH_WEB_PORT": str(web_port),
+            "GRIDWATCH_WEB_HOST": web_host,
+            **self.settings.kafka_security.environment(with_password=True),
+            **extra,
+        }
+        return env
+
+    def ensure_broker(self, console: Console) -> bool:
+        """Start the local broker when none answers (PLAINTEXT only); False if impossible."""
+        security = self.settings.kafka_security
+        if broker_answers(self.settings.bootstrap, security=security):
+            return True
+        if security.protocol != "PLAINTEXT":
+            console.print(
+                f"[red]no broker answers at {self.settings.bootstrap} with "
+                f"{security.describe()}; a lab run starts a local broker only for PLAINTEXT[/]"
+            )
+            return False
+        local = LocalKafka(self.settings)
+        console.print(f"no broker at {self.settings.bootstrap}: starting a local one …")
+        kafka_local.up(local)
+        self.broker = local
+        return True
+
+    def stop_children(self, since: int = 0) -> None:
+        """SIGTERM the children started from index ``since`` on, and wait for them."""
+        started = self.children[since:]
+        for child in reversed(started):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in reversed(self.children):
+        for child in reversed(started):
             try:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait(timeout=10)
+
+    def stop(self, console: Console) -> None:
+        """Stop the children, delete this run's topics and groups, stop the broker if ours."""
+        self.stop_children()
         for log in self.logs:
             log.close()
         security = self.settings.kafka_security

@@ -17,8 +17,10 @@ One run, one broker, one simulated city:
 5. **worker(s)**: ``gridwatch worker`` processes (one run per entry of
    ``--workers``, each a group of its own) start on the full backlog of the
    bench's inputs. Start-up is the time from spawning the processes to the
-   first event the engine applied; throughput is the events over the time
-   from the first message received to the last event applied.
+   first event the engine applied; throughput counts from the moment every
+   worker is ready and holds partitions to the last event applied (the whole
+   backlog from the first message received when that group applied less
+   than half of it: :attr:`WorkerTiming.steady`).
 6. **latency**: on fresh topics, one ready worker and a producer that sends a
    second city at a fixed rate; for every alert, the time from the moment its
    causing event (the alert's ``event_time``) was handed to the producer to
@@ -26,11 +28,11 @@ One run, one broker, one simulated city:
 
 "Applied" is read from the workers' ``/metrics``
 (``gridwatch_engine_events_total``, ``gridwatch_messages_received_total``,
-``gridwatch_merge_waiting``); the workers are done when they have received
+``gridwatch_merge_waiting_events``); the workers are done when they have received
 every input message, nothing waits in the merge, and the applied count has
-not moved for :data:`SETTLE_S`. Everything the run creates (topics with its
-own prefix, worker processes, the local broker if none answered) is removed
-at the end.
+not moved for :data:`SETTLE_S`. Everything the run creates (topics and
+consumer groups with its own prefix, worker processes, the local broker if
+none answered) is removed at the end.
 """
 
 from __future__ import annotations
@@ -45,17 +47,15 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from rich.console import Console
 
-from streams.broker import local as kafka_local
-from streams.broker.admin import broker_answers, ensure_topics
+from streams.broker.admin import ensure_topics
 from streams.broker.assets import publish_assets
-from streams.broker.local import LocalKafka
 from streams.broker.replay import Routed, publish_log, route
 from streams.core.settings import Settings
 from streams.core.timefmt import parse_rfc3339
@@ -257,14 +257,7 @@ class WorkerPool:
             samples = scrape(f"{web}/metrics")
             if samples is None:
                 return None
-            health = get_json(f"{web}/health") or {}
-            mine = sum(
-                sample.value
-                for sample in samples
-                if sample.name == "gridwatch_messages_received_total"
-                and sample.labels.get("input") in INPUT_ROLES
-            )
-            settled = settled and health.get("status") == "ready" and mine > 0
+            mine = 0.0
             for sample in samples:
                 if sample.name == "gridwatch_engine_events_total":
                     applied += sample.value
@@ -274,28 +267,11 @@ class WorkerPool:
                     sample.name == "gridwatch_messages_received_total"
                     and sample.labels.get("input") in INPUT_ROLES
                 ):
-                    received += sample.value
+                    mine += sample.value
+            received += mine
+            health = get_json(f"{web}/health") or {}
+            settled = settled and health.get("status") == "ready" and mine > 0
         return Progress(received, applied, waiting, settled)
-
-
-def _worker_env(
-    settings: Settings, prefix: str, app_id: str, home: Path, port: int
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
-    env |= {
-        "GRIDWATCH_BOOTSTRAP": settings.bootstrap,
-        "GRIDWATCH_TOPIC_PREFIX": prefix,
-        "GRIDWATCH_APP_ID": app_id,
-        "GRIDWATCH_HOME": str(home),
-        "GRIDWATCH_WEB_PORT": str(port),
-        "GRIDWATCH_WEB_HOST": "127.0.0.1",
-        "GRIDWATCH_PARTITIONS": str(settings.partitions),
-        "GRIDWATCH_LOG_LEVEL": "warning",
-        # The bench reads /metrics 20 times a second per worker.
-        "GRIDWATCH_API_RATE_PER_S": "1000",
-        "GRIDWATCH_API_BURST": "1000",
-    }
-    return env
 
 
 def _free_port() -> int:
@@ -317,11 +293,19 @@ def start_workers(
         port = _free_port()
         home = run.home / f"{app_id}-{index}"
         home.mkdir(parents=True, exist_ok=True)
-        run.spawn(
-            f"{app_id}-{index}",
-            [executable, "worker"],
-            _worker_env(settings, prefix, app_id, home, port),
+        env = run.child_env(
+            topic_prefix=prefix,
+            app_id=app_id,
+            home=home,
+            web_port=port,
+            web_host="127.0.0.1",
+            GRIDWATCH_PARTITIONS=str(settings.partitions),
+            GRIDWATCH_LOG_LEVEL="warning",
+            # The bench reads /metrics 20 times a second per worker.
+            GRIDWATCH_API_RATE_PER_S="1000",
+            GRIDWATCH_API_BURST="1000",
         )
+        run.spawn(f"{app_id}-{index}", [executable, "worker"], env)
         webs.append(f"http://127.0.0.1:{port}")
     return WorkerPool(webs, spawned_at)
 
@@ -441,7 +425,9 @@ def drain(run: LabRun, pool: WorkerPool, since: int, inputs: int) -> WorkerTimin
 # -- latency at a fixed input rate
 
 
-async def _paced_send(bootstrap: str, routed: Sequence[Routed], rate: float) -> dict[str, float]:
+async def _paced_send(
+    bootstrap: str, routed: Sequence[Routed], rate: float
+) -> dict[datetime, float]:
     """Send ``routed`` at ``rate`` events/s; the wall time each event time was first sent."""
     from aiokafka import AIOKafkaProducer
 
@@ -449,7 +435,7 @@ async def _paced_send(bootstrap: str, routed: Sequence[Routed], rate: float) -> 
         bootstrap_servers=bootstrap, linger_ms=LINGER_MS, acks="all", enable_idempotence=True
     )
     await producer.start()
-    sent_at: dict[str, float] = {}
+    sent_at: dict[datetime, float] = {}
     try:
         started = time.monotonic()
         futures = []
@@ -463,7 +449,7 @@ async def _paced_send(bootstrap: str, routed: Sequence[Routed], rate: float) -> 
                     one.topic, one.value, key=one.key, timestamp_ms=one.timestamp_ms
                 )
             )
-            sent_at.setdefault(one.event_time.isoformat(), time.time())
+            sent_at.setdefault(one.event_time, time.time())
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -503,7 +489,7 @@ async def _latency_run(
     routed: Sequence[Routed],
     rate: float,
     settle: Callable[[], object],
-) -> tuple[dict[str, float], list[tuple[str, float]]]:
+) -> tuple[dict[datetime, float], list[tuple[str, float]]]:
     arrived: list[tuple[str, float]] = []
     stop = asyncio.Event()
     reader = asyncio.create_task(_read_alerts(bootstrap, topics.alerts, arrived, stop))
@@ -517,12 +503,11 @@ async def _latency_run(
     return sent_at, arrived
 
 
-def latencies(sent_at: dict[str, float], arrived: Sequence[tuple[str, float]]) -> list[float]:
+def latencies(sent_at: dict[datetime, float], arrived: Sequence[tuple[str, float]]) -> list[float]:
     """Seconds from sending each alert's causing event to reading the alert."""
-    by_time = {parse_rfc3339(key): wall for key, wall in sent_at.items()}
     out = []
     for event_time, read_at in arrived:
-        wall = by_time.get(parse_rfc3339(event_time))
+        wall = sent_at.get(parse_rfc3339(event_time))
         if wall is not None:
             out.append(max(0.0, read_at - wall))
     return out
@@ -572,11 +557,8 @@ def run_pipeline_bench(
     # SIGTERM unwinds like Ctrl-C, so that the workers and topics of the run go too.
     previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        if not broker_answers(settings.bootstrap):
-            local = LocalKafka(settings)
-            console.print(f"no broker at {settings.bootstrap}: starting a local one …")
-            kafka_local.up(local)
-            run.broker = local
+        if not run.ensure_broker(console):
+            raise PipelineBenchError(f"no broker at {settings.bootstrap}")
         return _stages(run, settings, options, console, base)
     finally:
         run.stop(console)
@@ -655,7 +637,7 @@ def _stages(
         since = len(run.children)
         pool = start_workers(run, settings, topics.prefix, f"{base}-w{count}", count)
         timing = drain(run, pool, since, city.events)
-        _stop_children(run, since)
+        run.stop_children(since)
         rate = timing.events_per_s
         result["workers"].append(
             {
@@ -706,14 +688,6 @@ def _ratio(value: float, reference: float) -> float | None:
     return round(value / reference, 3) if reference else None
 
 
-def _stop_children(run: LabRun, since: int) -> None:
-    for child in run.children[since:]:
-        if child.poll() is None:
-            child.terminate()
-    for child in run.children[since:]:
-        child.wait(timeout=60)
-
-
 def _latency(
     run: LabRun,
     settings: Settings,
@@ -751,7 +725,7 @@ def _latency(
     )
     sending_s = time.monotonic() - began
     seconds = latencies(sent_at, arrived)
-    _stop_children(run, since)
+    run.stop_children(since)
 
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000, 1)
