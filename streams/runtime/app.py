@@ -30,6 +30,7 @@ from streams.runtime.agents.engine import EngineAgent
 from streams.runtime.agents.router import HotlineRouter
 from streams.runtime.agents.state import RegistryFeed, TableStateStore
 from streams.runtime.faust_compat import (
+    BATCHED_TOPICS_ATTR,
     ConfirmedTable,
     GridwatchApp,
     SharedTopicGlobalTable,
@@ -199,6 +200,8 @@ def create_app(
         topics.sensor, topics.inspection, topics.acks, topics.events_by_asset, schema=RAW
     )
     app.agent(inputs, name="gridwatch.engine")(engine.run)
+    # The engine's inputs reach it a fetch at a time, past Faust's per-message path.
+    setattr(app, BATCHED_TOPICS_ATTR, frozenset(inputs.topics))
 
     async def revoked(*args: Any, **kwargs: Any) -> None:
         consumer.forget()

@@ -7,6 +7,7 @@ message objects and send through an :class:`Outbox`; the Faust app wires their
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -161,12 +162,14 @@ class DeadLetters:
         return await self._outbox.send(self._dlq, letter.original_key(), encode(letter))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def partition_for(key: str, partitions: int) -> int:
     """The partition a key's records go to: Kafka's default partitioner (murmur2).
 
     Java clients, kafka-python and aiokafka all partition this way, so an
     asset's events on every input topic, its state and its repartitioned
-    hotline cases meet on one partition number.
+    hotline cases meet on one partition number. Cached: aiokafka's murmur2 is
+    pure Python, and the same asset ids come back with every reading.
     """
     hashed: int = murmur2(key.encode())
     return (hashed & 0x7FFFFFFF) % partitions

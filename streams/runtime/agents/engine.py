@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from schemas import DeadLetterReason, DecodeError, HotlineCase, encode
@@ -64,8 +65,6 @@ from streams.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
-BATCH_WITHIN_S = 0.02
 BROKER_SILENCE_S = 10.0
 """No fetch response for this long: the broker is unreachable, no input is passed over."""
 
@@ -89,10 +88,19 @@ class Ticket:
 
 @dataclass
 class _Batch:
-    """What one round produced: broker futures, and messages to finish after persisting."""
+    """What one round produced: broker futures, and messages to finish after persisting.
 
+    Attributes:
+        at: The clock's time for the whole round (validation, lag).
+        sent: Futures of the records sent.
+        finish: Messages to finish once everything is persisted.
+        newest_applied: Event time (epoch seconds) of the last item applied (lag).
+    """
+
+    at: datetime
     sent: list[Awaitable[Any]] = field(default_factory=list)
     finish: list[tuple[Any, int]] = field(default_factory=list)
+    newest_applied: float | None = None
 
 
 class EngineAgent:
@@ -178,6 +186,10 @@ class EngineAgent:
             kind: metrics.engine_events.labels(kind)
             for kind in ("sensor", "hotline", "inspection", "ack")
         }
+        self._consumed = {
+            kind: metrics.events_consumed.labels(kind)
+            for kind in ("sensor", "hotline", "inspection", "ack")
+        }
         self._received = {
             role: metrics.messages_received.labels(role)
             for role in ("sensor", "inspection", "acks", "internal")
@@ -186,9 +198,15 @@ class EngineAgent:
     # -- the Faust side
 
     async def run(self, stream: Any) -> None:
-        """The Faust agent loop: batches of up to ``BATCH_SIZE`` or ``BATCH_WITHIN_S``."""
-        async for events in stream.noack_take(BATCH_SIZE, BATCH_WITHIN_S):
-            await self.handle_batch(events)
+        """The Faust agent loop: one batch per fetch.
+
+        The consumer hands the engine's topics over a fetch at a time, as a list
+        (``faust_compat.BATCHED_TOPICS_ATTR``); a single Faust event (the
+        consumer without that patch) is a batch of one. Nothing is acknowledged
+        by the stream: the agent acknowledges each message once it is finished.
+        """
+        async for value in stream.noack():
+            await self.handle_batch(value if isinstance(value, list) else [value])
 
     async def tick(self) -> None:
         """Release what waited for a quiet input, and re-read held-back partitions (timer)."""
@@ -196,7 +214,7 @@ class EngineAgent:
             if not self._accepting:
                 return
             if any(task.waiting() for task in self.tasks.values()):
-                await self._finish_round(_Batch(), self._wall())
+                await self._finish_round(_Batch(self._clock.now()), self._wall())
             await self._offsets.seek()
 
     async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
@@ -230,7 +248,7 @@ class EngineAgent:
         async with self.lock:
             if not self._accepting:
                 return  # a rebalance is running: Faust delivers these again afterwards
-            batch = _Batch()
+            batch = _Batch(self._clock.now())
             for letter in self._registry.refresh():
                 batch.sent.append(await self._dead_letters.send_letter(letter, "assets"))
             now = self._wall()
@@ -300,7 +318,7 @@ class EngineAgent:
             return
         task.seen(role, message.offset)
         decide = self._intake.ack if role == "acks" else self._intake.event
-        decision = decide(message.value, self._clock.now())
+        decision = decide(message.value, batch.at)
         if not isinstance(decision, Accepted):
             batch.sent.append(await self._dead_letters.send(message, decision.error, role))
             batch.finish.append((tp, message.offset))
@@ -308,7 +326,7 @@ class EngineAgent:
         item = decision.item
         if decision.unknown_service_code:
             self._metrics.unknown_service_codes.inc()
-        self._metrics.events_consumed.labels(item.kind).inc()
+        self._consumed[item.kind].inc()
         origin = Origin(
             message.topic, message.partition, message.offset, timestamp_ms(message), message.key
         )
@@ -363,7 +381,7 @@ class EngineAgent:
             )
             batch.finish.append((tp, message.offset))
             return
-        item = self._forwarded_item(decoded)
+        item = self._forwarded_item(decoded, batch.at)
         if item is None:
             error = DecodeError(DeadLetterReason.INTERNAL_ERROR, "forwarded event no longer valid")
             await self._dead_letter_origin(decoded.origin, decoded.value, error, "internal", batch)
@@ -400,8 +418,8 @@ class EngineAgent:
             task.partition,
         )
 
-    def _forwarded_item(self, forwarded: Forwarded) -> Item | None:
-        decision = self._intake.event(forwarded.value, self._clock.now())
+    def _forwarded_item(self, forwarded: Forwarded, at: datetime) -> Item | None:
+        decision = self._intake.event(forwarded.value, at)
         if not isinstance(decision, Accepted):
             return None
         item = decision.item
@@ -431,6 +449,9 @@ class EngineAgent:
             )
         self._passed_over = passed_over
         self._metrics.merge_waiting.set(sum(task.waiting() for task in self.tasks.values()))
+        if batch.newest_applied is not None:
+            lag = self._clock.now().timestamp() - batch.newest_applied
+            self._metrics.stream_lag.set(max(0.0, lag))
         if batch.sent:
             await asyncio.gather(*batch.sent)
         states = self._pipeline.engine.drain_dirty()
@@ -535,6 +556,4 @@ class EngineAgent:
         if output.risk is not None:
             self._metrics.risk_updates.inc()
             batch.sent.append(await self._outbox.send(self._topics.risk, key, encode(output.risk)))
-        self._metrics.stream_lag.set(
-            max(0.0, self._clock.now().timestamp() - item.event_time.timestamp())
-        )
+        batch.newest_applied = item.event_time.timestamp()
