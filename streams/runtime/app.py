@@ -120,7 +120,10 @@ def create_app(
         # requests into a few large ones.
         producer_linger=0.005,
         producer_max_request_size=max(settings.max_message_bytes * 4, 1 << 20),
-        consumer_max_fetch_size=max(settings.max_message_bytes * 16, 4 << 20),
+        # Per partition and fetch: Kafka's 1 MiB, or room for 16 of the largest
+        # messages. Larger fetches only queue more data ahead of the hotline
+        # router's progress markers, which a worker on a backlog waits for.
+        consumer_max_fetch_size=max(settings.max_message_bytes * 16, 1 << 20),
         # A SIGKILLed worker's partitions move after this, not after Faust's 60 s.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kafka.partitioner.default import DefaultPartitioner
 
+from streams.broker.clients import CachedKeyPartitioner
 from streams.broker.replay import MalformedLine, Routed, replay_log, route
 from streams.core.topics import Topics
+from streams.runtime.agents.common import partition_for
 from tests.factories import (
     BASE_TIME,
     hotline_factory,
@@ -297,3 +302,35 @@ def test_a_full_speed_replay_flushes_at_least_every_barrier_interval(topics):
     )
     # 0.12 s of sending between flushes at most: never more than three sends.
     assert events == ["send"] * 3 + ["flush"] + ["send"] * 3 + ["flush", "send"]
+
+
+class _Cluster:
+    """The metadata a kafka-python partitioner reads: one topic of ``count`` partitions."""
+
+    def __init__(self, count: int) -> None:
+        self._partitions = set(range(count))
+
+    def topics(self) -> set[str]:
+        return {"t"}
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return self._partitions
+
+    def available_partitions_for_topic(self, topic: str) -> set[int]:
+        return self._partitions
+
+
+@given(key=st.binary(min_size=0, max_size=64), count=st.integers(min_value=1, max_value=64))
+def test_the_tools_partitioner_is_kafkas_default(key: bytes, count: int) -> None:
+    cluster = _Cluster(count)
+    expected = DefaultPartitioner().partition("t", key, key, b"v", b"v", cluster)
+    cached = CachedKeyPartitioner()
+    assert cached.partition("t", key, key, b"v", b"v", cluster) == expected
+    assert cached.partition("t", key, key, b"v", b"v", cluster) == expected  # from the cache
+    # The worker's agents partition the same way (asset ids are text).
+    if key.isascii():
+        assert partition_for(key.decode(), count) == expected
+
+
+def test_the_tools_partitioner_leaves_keyless_records_to_kafka_python() -> None:
+    assert CachedKeyPartitioner().partition("t", None, None, b"v", b"v", _Cluster(3)) in {0, 1, 2}
