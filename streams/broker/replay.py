@@ -9,9 +9,10 @@ by the worker, exactly as it would be if a live producer had sent it. Only lines
 that cannot be routed at all (not a JSON object, unknown ``kind``, no key, no
 timezone-aware ``event_time``) are reported and skipped.
 
-The routing and pacing (:func:`route`, :func:`replay_log`) are pure and take the
-send function as an argument; :func:`kafka_sender`, :func:`publish_log` and
-:class:`EventPublisher` are the kafka-python side.
+The routing and pacing (:func:`route`, :func:`replay_steps` and its drivers
+:func:`replay_log` and :func:`replay_log_async`) are pure and take the send
+function as an argument; :func:`publish_log` sends with aiokafka,
+:func:`kafka_sender` and :class:`EventPublisher` with kafka-python.
 
 Note:
     Kafka timestamps are event times, and time-based retention (and
@@ -22,9 +23,10 @@ Note:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -33,7 +35,12 @@ import orjson
 from kafka.errors import KafkaError
 
 from streams.broker.admin import BrokerUnavailableError, admin_client
-from streams.broker.clients import MAX_REQUEST_BYTES, open_producer, require_broker
+from streams.broker.clients import (
+    MAX_REQUEST_BYTES,
+    open_async_producer,
+    open_producer,
+    require_broker,
+)
 from streams.core.settings import Settings
 from streams.core.timefmt import EPOCH, epoch_ms, parse_rfc3339
 from streams.core.topics import Topics
@@ -184,6 +191,75 @@ class ReplaySummary:
         return (self.last_event_time - self.first_event_time).total_seconds()
 
 
+class _Barrier:
+    """A step of a replay: make everything sent so far reach the broker first."""
+
+
+BARRIER: Final = _Barrier()
+
+Step = Routed | float | _Barrier
+"""What a replay does next: send a routed line, sleep that many seconds, or flush."""
+
+
+def replay_steps(
+    lines: Iterable[tuple[int, bytes]],
+    summary: ReplaySummary,
+    *,
+    topics: Topics,
+    speed: float | None,
+    on_malformed: Callable[[int, str], None],
+    progress: Callable[[int], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    max_record_bytes: int | None = None,
+    barriers: bool = False,
+    barrier_every_s: float = BARRIER_EVERY_S,
+) -> Iterator[Step]:
+    """The steps of a replay, for a driver to carry out one by one (see :func:`replay_log`).
+
+    A routed line is counted in ``summary`` once the driver asks for the next
+    step, that is once it was sent.
+
+    Raises:
+        ValueError: ``speed`` is not positive.
+    """
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed must be positive, not {speed}")
+    last_barrier = clock()
+    origin: tuple[float, datetime] | None = None  # (wall clock, event time) of the first line
+    for number, line in lines:
+        summary.lines += 1
+        try:
+            routed = route(line, topics, max_record_bytes=max_record_bytes)
+        except MalformedLine as exc:
+            summary.malformed += 1
+            on_malformed(number, exc.reason)
+        else:
+            event_time = routed.event_time
+            latest = summary.last_event_time
+            if speed is not None:
+                if origin is None:
+                    origin = (clock(), event_time)
+                elif latest is None or event_time >= latest:
+                    due = (event_time - origin[1]).total_seconds() / speed
+                    ahead = due - (clock() - origin[0])
+                    if ahead > 0:
+                        if barriers:
+                            yield BARRIER
+                        yield ahead
+                        last_barrier = clock()
+            if barriers and clock() - last_barrier >= barrier_every_s:
+                yield BARRIER
+                last_barrier = clock()
+            yield routed
+            summary.per_topic[routed.topic] += 1
+            if latest is None or event_time > latest:
+                summary.last_event_time = event_time
+            if summary.first_event_time is None or event_time < summary.first_event_time:
+                summary.first_event_time = event_time
+        if progress is not None:
+            progress(summary.lines)
+
+
 def replay_log(
     lines: Iterable[tuple[int, bytes]],
     send: Callable[[Routed], None],
@@ -228,44 +304,53 @@ def replay_log(
     Raises:
         ValueError: ``speed`` is not positive.
     """
-    if speed is not None and not speed > 0:
-        raise ValueError(f"speed must be positive, not {speed}")
     summary = ReplaySummary()
     started = clock()
-    last_barrier = started
-    origin: tuple[float, datetime] | None = None  # (wall clock, event time) of the first line
-    for number, line in lines:
-        summary.lines += 1
-        try:
-            routed = route(line, topics, max_record_bytes=max_record_bytes)
-        except MalformedLine as exc:
-            summary.malformed += 1
-            on_malformed(number, exc.reason)
+    for step in replay_steps(
+        lines, summary, topics=topics, speed=speed, on_malformed=on_malformed,
+        progress=progress, clock=clock, max_record_bytes=max_record_bytes,
+        barriers=barrier is not None, barrier_every_s=barrier_every_s,
+    ):  # fmt: skip
+        if isinstance(step, Routed):
+            send(step)
+        elif isinstance(step, _Barrier):
+            assert barrier is not None
+            barrier()
         else:
-            event_time = routed.event_time
-            latest = summary.last_event_time
-            if speed is not None:
-                if origin is None:
-                    origin = (clock(), event_time)
-                elif latest is None or event_time >= latest:
-                    due = (event_time - origin[1]).total_seconds() / speed
-                    ahead = due - (clock() - origin[0])
-                    if ahead > 0:
-                        if barrier is not None:
-                            barrier()
-                        sleep(ahead)
-                        last_barrier = clock()
-            if barrier is not None and clock() - last_barrier >= barrier_every_s:
-                barrier()
-                last_barrier = clock()
-            send(routed)
-            summary.per_topic[routed.topic] += 1
-            if latest is None or event_time > latest:
-                summary.last_event_time = event_time
-            if summary.first_event_time is None or event_time < summary.first_event_time:
-                summary.first_event_time = event_time
-        if progress is not None:
-            progress(summary.lines)
+            sleep(step)
+    summary.elapsed_s = clock() - started
+    return summary
+
+
+async def replay_log_async(
+    lines: Iterable[tuple[int, bytes]],
+    send: Callable[[Routed], Awaitable[None]],
+    *,
+    topics: Topics,
+    speed: float | None,
+    on_malformed: Callable[[int, str], None],
+    progress: Callable[[int], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    max_record_bytes: int | None = None,
+    barrier: Callable[[], Awaitable[None]] | None = None,
+    barrier_every_s: float = BARRIER_EVERY_S,
+) -> ReplaySummary:
+    """:func:`replay_log` with awaitable ``send``, ``sleep`` and ``barrier`` (the same steps)."""
+    summary = ReplaySummary()
+    started = clock()
+    for step in replay_steps(
+        lines, summary, topics=topics, speed=speed, on_malformed=on_malformed,
+        progress=progress, clock=clock, max_record_bytes=max_record_bytes,
+        barriers=barrier is not None, barrier_every_s=barrier_every_s,
+    ):  # fmt: skip
+        if isinstance(step, Routed):
+            await send(step)
+        elif isinstance(step, _Barrier):
+            assert barrier is not None
+            await barrier()
+        else:
+            await sleep(step)
     summary.elapsed_s = clock() - started
     return summary
 
@@ -336,6 +421,11 @@ def publish_log(
 ) -> ReplaySummary:
     """Replay a log into the input topics of ``settings`` and wait until the broker has it all.
 
+    The producer is aiokafka's (idempotent, ``acks=all``), as the worker's is:
+    kafka-python's pure-Python record path held a full-speed replay to a third
+    of the client's speed. Records the broker does not take (an outage) are
+    retried for :data:`DELIVERY_TIMEOUT_MS`.
+
     Args:
         settings: Broker and topic prefix.
         lines: (line number, bytes) of the log.
@@ -356,26 +446,57 @@ def publish_log(
         raise ReplayError(
             f"missing topics {', '.join(missing)}; create them with `gridwatch topics create`"
         )
-    producer = open_producer(settings, client_id="gridwatch-replay")
+    return asyncio.run(_publish(settings, topics, lines, speed, on_malformed, progress, on_flush))
+
+
+async def _publish(
+    settings: Settings,
+    topics: Topics,
+    lines: Iterable[tuple[int, bytes]],
+    speed: float | None,
+    on_malformed: Callable[[int, str], None],
+    progress: Callable[[int], None] | None,
+    on_flush: Callable[[], None] | None,
+) -> ReplaySummary:
+    from aiokafka.errors import KafkaError as AIOKafkaError
+
+    producer = open_async_producer(settings, client_id="gridwatch-replay")
     failures = DeliveryFailures()
-    try:
-        summary = replay_log(
-            lines,
-            kafka_sender(producer, failures),
-            topics=topics,
-            speed=speed,
-            on_malformed=on_malformed,
-            progress=progress,
-            max_record_bytes=MAX_REQUEST_BYTES - 1024,
-            barrier=producer.flush,
+
+    def delivered(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            error = future.exception()
+            assert error is not None
+            failures.record(error)
+
+    async def send(routed: Routed) -> None:
+        if failures.first is not None:
+            raise failures.first
+        future = await producer.send(
+            routed.topic, routed.value, key=routed.key, timestamp_ms=routed.timestamp_ms
         )
-        if on_flush is not None:
-            on_flush()
-        producer.flush()
-    except KafkaError as exc:
+        future.add_done_callback(delivered)
+
+    try:
+        await producer.start()
+        try:
+            summary = await replay_log_async(
+                lines,
+                send,
+                topics=topics,
+                speed=speed,
+                on_malformed=on_malformed,
+                progress=progress,
+                max_record_bytes=MAX_REQUEST_BYTES - 1024,
+                barrier=producer.flush,
+            )
+            if on_flush is not None:
+                on_flush()
+            await producer.flush()
+        finally:
+            await producer.stop()
+    except AIOKafkaError as exc:
         raise ReplayError(f"publishing to {settings.bootstrap} failed: {exc}") from exc
-    finally:
-        producer.close(timeout=10)
     if failures.count:
         raise ReplayError(f"{failures.count} records were not delivered: {failures.first}")
     return summary

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner as AioDefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka.partitioner.default import DefaultPartitioner
 
-from streams.broker.clients import CachedKeyPartitioner
-from streams.broker.replay import MalformedLine, Routed, replay_log, route
+from streams.broker.clients import CachedKeyPartitioner, aiokafka_partition
+from streams.broker.replay import (
+    MalformedLine,
+    ReplaySummary,
+    Routed,
+    replay_log,
+    replay_log_async,
+    route,
+)
 from streams.core.topics import Topics
 from streams.runtime.agents.common import partition_for
 from tests.factories import (
@@ -327,6 +336,9 @@ def test_the_tools_partitioner_is_kafkas_default(key: bytes, count: int) -> None
     cached = CachedKeyPartitioner()
     assert cached.partition("t", key, key, b"v", b"v", cluster) == expected
     assert cached.partition("t", key, key, b"v", b"v", cluster) == expected  # from the cache
+    # aiokafka's, for the replay's producer: the same.
+    assert aiokafka_partition(key, list(range(count)), []) == expected
+    assert AioDefaultPartitioner()(key, list(range(count)), []) == expected
     # The worker's agents partition the same way (asset ids are text).
     if key.isascii():
         assert partition_for(key.decode(), count) == expected
@@ -334,3 +346,59 @@ def test_the_tools_partitioner_is_kafkas_default(key: bytes, count: int) -> None
 
 def test_the_tools_partitioner_leaves_keyless_records_to_kafka_python() -> None:
     assert CachedKeyPartitioner().partition("t", None, None, b"v", b"v", _Cluster(3)) in {0, 1, 2}
+
+
+@given(
+    offsets=st.lists(st.integers(min_value=0, max_value=600), min_size=0, max_size=20),
+    speed=st.sampled_from([None, 30.0, 60.0, 600.0]),
+    send_cost=st.sampled_from([0.0, 0.01, 0.04, 0.5]),
+)
+def test_the_async_driver_takes_the_same_steps_as_the_sync_one(offsets, speed, send_cost):
+    topics = Topics("t.")
+
+    def sync_run() -> tuple[list[str], ReplaySummary]:
+        clock = FakeTime()
+        steps: list[str] = []
+
+        def send(routed: Routed) -> None:
+            steps.append(f"send {routed.timestamp_ms} at {clock.now:.3f}")
+            clock.now += send_cost
+
+        def sleep(seconds: float) -> None:
+            steps.append(f"sleep {seconds:.3f}")
+            clock.sleep(seconds)
+
+        summary = replay_log(
+            numbered([at(s) for s in offsets]), send, topics=topics, speed=speed,
+            on_malformed=lambda number, reason: None, clock=clock.clock, sleep=sleep,
+            barrier=lambda: steps.append("flush"),
+        )  # fmt: skip
+        return steps, summary
+
+    async def async_run() -> tuple[list[str], ReplaySummary]:
+        clock = FakeTime()
+        steps: list[str] = []
+
+        async def send(routed: Routed) -> None:
+            steps.append(f"send {routed.timestamp_ms} at {clock.now:.3f}")
+            clock.now += send_cost
+
+        async def sleep(seconds: float) -> None:
+            steps.append(f"sleep {seconds:.3f}")
+            clock.sleep(seconds)
+
+        async def flush() -> None:
+            steps.append("flush")
+
+        summary = await replay_log_async(
+            numbered([at(s) for s in offsets]), send, topics=topics, speed=speed,
+            on_malformed=lambda number, reason: None, clock=clock.clock, sleep=sleep,
+            barrier=flush,
+        )  # fmt: skip
+        return steps, summary
+
+    sync_steps, sync_summary = sync_run()
+    async_steps, async_summary = asyncio.run(async_run())
+    assert async_steps == sync_steps
+    assert async_summary == sync_summary
+    assert async_summary.sent == len(offsets)
