@@ -79,6 +79,19 @@ def _floats(text: str) -> tuple[float, ...]:
         raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers") from None
 
 
+def _counts(text: str, option: str) -> tuple[int, ...]:
+    """A comma-separated list of whole numbers of at least 1 (``1.5`` is refused, not cut)."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of whole numbers", param_hint=option
+        ) from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("needs one or more counts of at least 1", param_hint=option)
+    return counts
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} ms"
 
@@ -111,6 +124,12 @@ def _ms(value: float | None) -> str:
     show_default=True,
     help="How long each latency run sends.",
 )
+@click.option(
+    "--idle-wait-s",
+    type=click.FloatRange(min=0, max=1),
+    default=None,
+    help="GRIDWATCH_IDLE_WAIT_S of the latency runs' worker (default: the setting's default).",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @json_output
 def bench_pipeline_command(
@@ -118,6 +137,7 @@ def bench_pipeline_command(
     worker_counts: str,
     rates: str,
     latency_seconds: float,
+    idle_wait_s: float | None,
     seed: int,
     as_json: bool,
     out_file: Path | None,
@@ -137,14 +157,13 @@ def bench_pipeline_command(
     from streams.cli.common import err, fail, load_settings
     from streams.lab.pipeline import PipelineBenchError, PipelineOptions, run_pipeline_bench
 
-    counts = tuple(int(value) for value in _floats(worker_counts))
-    if not counts or min(counts) < 1:
-        fail("--workers needs one or more counts of at least 1")
+    counts = _counts(worker_counts, "--workers")
     options = PipelineOptions(
         events=events,
         workers=counts,
         rates=_floats(rates),
         latency_s=latency_seconds,
+        idle_wait_s=idle_wait_s,
         seed=seed,
     )
     try:
@@ -195,11 +214,12 @@ def bench_pipeline_command(
     out.print(table)
     if result["latency"]:
         latency = Table(title="event → alert latency, one worker")
-        for column in ("input rate", "events", "alerts", "p50", "p99", "max"):
+        for column in ("input rate", "idle wait", "events", "alerts", "p50", "p99", "max"):
             latency.add_column(column, justify="right")
         for row in result["latency"]:
             latency.add_row(
                 f"{row['rate_events_per_s']:,.0f}/s",
+                f"{row['idle_wait_s']:g} s",
                 f"{row['events']:,}",
                 str(row["alerts"]),
                 _ms(row["p50_ms"]),
@@ -308,3 +328,85 @@ def bench_nab_command(
         )
     out.print(summary)
     click.echo(text)
+
+
+@bench.command("scaling")
+@click.option(
+    "--assets",
+    "asset_counts",
+    default="1000,10000,100000",
+    show_default=True,
+    help="City sizes, comma-separated.",
+)
+@click.option(
+    "--partitions",
+    "partition_counts",
+    default="4,16",
+    show_default=True,
+    help="Partitions of every topic, comma-separated.",
+)
+@click.option(
+    "--workers",
+    "worker_counts",
+    default="1,2",
+    show_default=True,
+    help="Workers in a group, comma-separated.",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(min=100),
+    default=60_000,
+    show_default=True,
+    help="Backlog of every cell, spread over its assets.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@json_output
+def bench_scaling_command(
+    asset_counts: str,
+    partition_counts: str,
+    worker_counts: str,
+    events: int,
+    seed: int,
+    as_json: bool,
+    out_file: Path | None,
+) -> None:
+    """Throughput, peak RSS and recovery time over assets x partitions x workers.
+
+    For every city size and partition count: fresh topics, the registry and a
+    backlog of --events events; for every worker count a group of its own
+    drains it (events/s as in `bench pipeline`), then one new worker of the
+    group restores its state (recovery: spawn to ready). Uses the broker at
+    GRIDWATCH_BOOTSTRAP, or starts the local one; every topic and consumer
+    group it creates is deleted at the end.
+    """
+    from streams.cli.common import err, fail, load_settings
+    from streams.lab.pipeline import PipelineBenchError
+    from streams.lab.scaling import ScalingOptions, run_scaling_bench
+
+    options = ScalingOptions(
+        assets=_counts(asset_counts, "--assets"),
+        partitions=_counts(partition_counts, "--partitions"),
+        workers=_counts(worker_counts, "--workers"),
+        events=events,
+        seed=seed,
+    )
+    try:
+        result = run_scaling_bench(load_settings(), options, err)
+    except PipelineBenchError as exc:
+        fail(str(exc))
+    if emit_json(result, as_json, out_file) is None:
+        return
+    table = Table(title=f"gridwatch bench scaling ({result['events']:,} events a cell)")
+    for column in ("assets", "partitions", "workers", "events/s", "peak RSS", "recovery"):
+        table.add_column(column, justify="right")
+    for row in result["rows"]:
+        rss = row["peak_rss_mb"]
+        table.add_row(
+            f"{row['assets']:,}",
+            str(row["partitions"]),
+            str(row["workers"]),
+            f"{row['events_per_s']:,.0f}",
+            "-" if rss is None else f"{rss:,.0f} MiB",
+            f"{row['recovery_s']:.1f} s",
+        )
+    out.print(table)

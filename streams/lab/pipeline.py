@@ -92,13 +92,25 @@ class City:
         return len(self.routed)
 
 
-def simulate_city(events: int, seed: int, incidents: int) -> City:
-    """A city of about ``events`` events in one hour (a reading per asset per minute)."""
-    assets = max(20, round(events / 60))
+def simulate_city(
+    events: int,
+    seed: int,
+    incidents: int,
+    *,
+    assets: int | None = None,
+    duration: timedelta = timedelta(hours=1),
+) -> City:
+    """A city of about ``events`` events (a reading per asset per minute).
+
+    By default its assets are as many as an hour of readings takes; with
+    ``assets``, ``duration`` should be long enough to give ``events``.
+    """
+    if assets is None:
+        assets = max(20, round(events / 60))
     lines: list[bytes] = []
     run_simulation(
         n_assets=assets,
-        duration=timedelta(hours=1),
+        duration=duration,
         incidents=incidents,
         seed=seed,
         start=default_start(),
@@ -108,7 +120,7 @@ def simulate_city(events: int, seed: int, incidents: int) -> City:
     return City(assets, seed, [route(line, topics) for line in lines[:events]])
 
 
-def _retarget(routed: Sequence[Routed], topics: Topics) -> list[Routed]:
+def retarget(routed: Sequence[Routed], topics: Topics) -> list[Routed]:
     """The same records, sent to ``topics`` (the routing prefix was a placeholder)."""
     names = {
         "unrouted.sensor": topics.sensor,
@@ -139,7 +151,7 @@ def _rate(count: int, seconds: float) -> float:
 # -- the raw client
 
 
-async def _raw_produce(bootstrap: str, routed: Sequence[Routed]) -> float:
+async def raw_produce(bootstrap: str, routed: Sequence[Routed]) -> float:
     """Send every record with a plain aiokafka producer; seconds until all are acknowledged."""
     from aiokafka import AIOKafkaProducer
 
@@ -283,9 +295,14 @@ def _free_port() -> int:
 
 
 def start_workers(
-    run: LabRun, settings: Settings, prefix: str, app_id: str, count: int
+    run: LabRun,
+    settings: Settings,
+    prefix: str,
+    app_id: str,
+    count: int,
+    **extra_env: str,
 ) -> WorkerPool:
-    """Spawn ``count`` workers of one group on ``prefix``'s topics."""
+    """Spawn ``count`` workers of one group on ``prefix``'s topics (``extra_env`` on top)."""
     executable = str(Path(sys.executable).parent / "gridwatch")
     webs = []
     spawned_at = time.monotonic()
@@ -304,6 +321,7 @@ def start_workers(
             # The bench reads /metrics 20 times a second per worker.
             GRIDWATCH_API_RATE_PER_S="1000",
             GRIDWATCH_API_BURST="1000",
+            **extra_env,
         )
         run.spawn(f"{app_id}-{index}", [executable, "worker"], env)
         webs.append(f"http://127.0.0.1:{port}")
@@ -524,11 +542,12 @@ class PipelineOptions:
     workers: tuple[int, ...] = (1, 2)
     rates: tuple[float, ...] = (1000.0, 5000.0)
     latency_s: float = 30.0
+    idle_wait_s: float | None = None
     seed: int = 1
     incidents: int = 12
 
 
-def _prepare(
+def prepare_topics(
     settings: Settings, topics: Topics, assets: int, seed: int, extra: Sequence[TopicSpec] = ()
 ) -> None:
     """Create a prefix's topics (and ``extra``) and publish the city's registry to it."""
@@ -555,7 +574,7 @@ def run_pipeline_bench(
     home.mkdir(parents=True, exist_ok=True)
     run = LabRun(settings, base, home)
     # SIGTERM unwinds like Ctrl-C, so that the workers and topics of the run go too.
-    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    previous = signal.signal(signal.SIGTERM, exit_on_signal)
     try:
         if not run.ensure_broker(console):
             raise PipelineBenchError(f"no broker at {settings.bootstrap}")
@@ -565,7 +584,8 @@ def run_pipeline_bench(
         signal.signal(signal.SIGTERM, previous)
 
 
-def _exit_on_signal(signum: int, frame: object) -> None:
+def exit_on_signal(signum: int, frame: object) -> None:
+    """SIGTERM handler: unwind like Ctrl-C, so that a run's workers and topics go too."""
     raise SystemExit(128 + signum)
 
 
@@ -585,19 +605,19 @@ def _stages(
 
     console.print("raw aiokafka producer …")
     raw = Topics(f"{base}.raw.")
-    _prepare(
+    prepare_topics(
         settings,
         raw,
         city.assets,
         city.seed,
         extra=[TopicSpec(f"{base}.raw.out"), TopicSpec(f"{base}.raw.batched")],
     )
-    produce_s = asyncio.run(_raw_produce(bootstrap, _retarget(city.routed, raw)))
+    produce_s = asyncio.run(raw_produce(bootstrap, retarget(city.routed, raw)))
     result["raw_produce_events_per_s"] = _rate(city.events, produce_s)
 
     console.print("gridwatch replay --max-speed …")
     replayed = Topics(f"{base}.replay.")
-    _prepare(settings, replayed, city.assets, city.seed)
+    prepare_topics(settings, replayed, city.assets, city.seed)
     lines = [(number, one.value) for number, one in enumerate(city.routed, start=1)]
     started = time.perf_counter()
     publish_log(
@@ -632,8 +652,8 @@ def _stages(
         console.print(f"{count} gridwatch worker(s) on the backlog …")
         # Fresh topics holding the same backlog for every run: nothing left by the previous.
         topics = Topics(f"{base}.w{count}.")
-        _prepare(settings, topics, city.assets, city.seed)
-        asyncio.run(_raw_produce(bootstrap, _retarget(city.routed, topics)))
+        prepare_topics(settings, topics, city.assets, city.seed)
+        asyncio.run(raw_produce(bootstrap, retarget(city.routed, topics)))
         since = len(run.children)
         pool = start_workers(run, settings, topics.prefix, f"{base}-w{count}", count)
         timing = drain(run, pool, since, city.events)
@@ -701,9 +721,15 @@ def _latency(
     city = simulate_city(events, options.seed + 1, options.incidents)
     tag = f"{rate:.0f}"
     topics = Topics(f"{base}.lat{tag}.")
-    _prepare(settings, topics, city.assets, city.seed)
+    prepare_topics(settings, topics, city.assets, city.seed)
     since = len(run.children)
-    pool = start_workers(run, settings, topics.prefix, f"{base}-lat{tag}", 1)
+    idle_wait_s = options.idle_wait_s
+    if idle_wait_s is None:
+        default: float = Settings.model_fields["idle_wait_s"].default
+        idle_wait_s, extra = default, {}
+    else:
+        extra = {"GRIDWATCH_IDLE_WAIT_S": str(idle_wait_s)}
+    pool = start_workers(run, settings, topics.prefix, f"{base}-lat{tag}", 1, **extra)
     wait_ready(run, pool, since)
     # The registry arrives through a table: wait until the worker has it.
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -712,7 +738,7 @@ def _latency(
         if time.monotonic() > deadline:
             raise PipelineBenchError("the worker did not load the registry in time")
         time.sleep(POLL_S)
-    routed = _retarget(city.routed, topics)
+    routed = retarget(city.routed, topics)
     began = time.monotonic()
     sent_at, arrived = asyncio.run(
         _latency_run(
@@ -732,6 +758,7 @@ def _latency(
 
     return {
         "rate_events_per_s": rate,
+        "idle_wait_s": idle_wait_s,
         "events": city.events,
         "alerts": len(seconds),
         "p50_ms": ms(percentile(seconds, 0.50)),

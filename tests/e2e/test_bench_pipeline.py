@@ -22,7 +22,8 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
     out = tmp_path / "pipeline.json"
     completed = subprocess.run(
         [GRIDWATCH, "bench", "pipeline", "--events", "3000", "--workers", "1,2",
-         "--rates", "300", "--latency-seconds", "6", "--json", "--out", str(out)],
+         "--rates", "300", "--latency-seconds", "6", "--idle-wait-s", "0.1",
+         "--json", "--out", str(out)],
         env=env,
         capture_output=True,
         timeout=600,
@@ -64,6 +65,7 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
 
     (latency,) = result["latency"]
     assert latency["rate_events_per_s"] == 300
+    assert latency["idle_wait_s"] == 0.1  # the latency run's worker got the asked setting
     assert latency["events"] == 1800
     # The second city has incidents early enough to alert while it is sent.
     assert latency["alerts"] > 0

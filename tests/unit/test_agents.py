@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 
@@ -13,7 +14,7 @@ from schemas import encode
 from streams.runtime.agents.common import partition_for
 from tests.engine_support import run
 from tests.factories import sensor_factory
-from tests.fakes import Cluster, Sent, unique
+from tests.fakes import Cluster, FakeEvent, Sent, unique
 from tests.scenarios import Scenario, gas_leak, minutes, water_main_burst
 
 
@@ -171,3 +172,35 @@ def test_a_repeated_event_id_is_dropped_even_after_a_restart():
     cluster.settle()
     assert cluster.sample("gridwatch_duplicates_dropped_total", kind="sensor") == 1
     assert cluster.sample("gridwatch_engine_events_total", kind="sensor") == 0
+
+
+def test_the_agent_loop_takes_a_fetch_as_one_batch_and_an_event_as_a_batch_of_one():
+    scenario = city()
+    cluster = Cluster(scenario.assets, partitions=1)
+    for event in scenario.events:
+        cluster.publish(event)
+    sensor = cluster.logs[(cluster.topics.sensor, 0)]
+    handles = [FakeEvent(message) for message in sensor]
+    batches: list[int] = []
+    handle_batch = cluster.engine.handle_batch
+
+    async def counting(events):
+        batches.append(len(events))
+        await handle_batch(events)
+
+    cluster.engine.handle_batch = counting  # type: ignore[method-assign]
+
+    class Stream:
+        """What Faust's stream yields to the agent: a fetch's list, or one event."""
+
+        def noack(self):
+            return self
+
+        async def __aiter__(self):
+            yield handles[:-1]
+            yield handles[-1]
+
+    asyncio.run(cluster.engine.run(Stream()))
+    assert batches == [len(handles) - 1, 1]
+    received = cluster.sample("gridwatch_messages_received_total", input="sensor")
+    assert received == len(handles)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -85,3 +86,18 @@ def test_a_backlog_gone_before_the_group_settled_is_timed_whole():
     assert not settled_late.steady
     assert settled_late.steady_events == 0
     assert settled_late.events_per_s == settled_late.backlog_events_per_s == 1500.0
+
+
+def test_peak_rss_is_read_from_proc():
+    from streams.lab.scaling import peak_rss_mb
+
+    mine = peak_rss_mb(os.getpid())
+    assert mine is not None
+    assert mine > 10  # this interpreter with pytest loaded
+    assert peak_rss_mb(2**22 + 7) is None  # no such process
+
+
+def test_a_city_of_a_given_size():
+    city = simulate_city(900, seed=2, incidents=0, assets=300, duration=timedelta(minutes=3))
+    assert city.assets == 300
+    assert city.events == 900

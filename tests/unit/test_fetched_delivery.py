@@ -1,0 +1,95 @@
+"""The engine's inputs reach it a fetch at a time: tracked, in order, with backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.runtime.faust_compat import MAX_QUEUED_FETCHES, Fetched, _deliver_fetched
+
+
+@dataclass(eq=False)
+class _Message:
+    topic: str
+    offset: int
+    tracked: bool = False
+    acked_by: list[Any] = field(default_factory=list)
+
+    def ack(self, consumer: Any) -> bool:
+        self.acked_by.append(consumer)
+        return True
+
+
+class _Gate:
+    """Faust's flow control and producer buffer: both open."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+
+    async def acquire(self) -> None:
+        self.passed += 1
+
+    async def wait_until_ebb(self) -> None:
+        self.passed += 1
+
+
+@dataclass(eq=False)
+class _Channel:
+    queue: asyncio.Queue[list[Fetched]]
+
+
+class _Consumer:
+    def __init__(self, index: dict[str, set[_Channel]]) -> None:
+        gate = _Gate()
+        self.gate = gate
+        self.app = type(
+            "App",
+            (),
+            {
+                "flow_control": gate,
+                "producer": type("Producer", (), {"buffer": gate})(),
+                "topics": type("Conductor", (), {"_topic_name_index": index})(),
+            },
+        )()
+        self._unacked_messages: set[_Message] = set()
+
+
+def test_one_fetch_is_one_list_per_channel_in_fetch_order():
+    async def main() -> None:
+        engine = _Channel(asyncio.Queue())
+        consumer = _Consumer({"sensor": {engine}, "acks": {engine}})
+        fetch = [_Message("sensor", 5), _Message("acks", 2), _Message("sensor", 6)]
+        await _deliver_fetched(consumer, fetch)
+        assert consumer.gate.passed == 2  # flow control and the producer's buffer, once
+        (batch,) = [engine.queue.get_nowait()]
+        assert engine.queue.empty()
+        assert [handle.message for handle in batch] == fetch
+        # Tracked as Faust's stream tracks a message: unacknowledged until the agent says so.
+        assert consumer._unacked_messages == set(fetch)
+        assert all(message.tracked for message in fetch)
+        assert batch[1].ack()
+        assert fetch[1].acked_by == [consumer]
+        assert fetch[0].acked_by == []
+
+    asyncio.run(main())
+
+
+def test_a_full_channel_holds_the_consumer_back():
+    async def main() -> None:
+        engine = _Channel(asyncio.Queue())
+        consumer = _Consumer({"sensor": {engine}})
+        for offset in range(MAX_QUEUED_FETCHES):
+            await _deliver_fetched(consumer, [_Message("sensor", offset)])
+        blocked = asyncio.ensure_future(
+            _deliver_fetched(consumer, [_Message("sensor", MAX_QUEUED_FETCHES)])
+        )
+        await asyncio.sleep(0.05)
+        assert not blocked.done()  # the agent has taken nothing: no more is queued
+        first = engine.queue.get_nowait()
+        assert first[0].message.offset == 0
+        await asyncio.wait_for(blocked, timeout=5)
+        offsets = [engine.queue.get_nowait()[0].message.offset for _ in range(MAX_QUEUED_FETCHES)]
+        assert offsets == list(range(1, MAX_QUEUED_FETCHES + 1))
+
+    asyncio.run(main())
