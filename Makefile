@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo run bench bench-pipeline nab test test-unit test-integration faults fuzz lint typecheck check schemas kafka-up kafka-down clean
+.PHONY: install demo run bench bench-pipeline bench-scaling nab test test-unit test-integration faults fuzz lint typecheck check schemas kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 ## bench-pipeline: the live path on one broker (starts the local one if none answers), writes bench-pipeline.json
 bench-pipeline: install
 	$(BIN)/gridwatch bench pipeline --out bench-pipeline.json
+
+## bench-scaling: throughput, peak RSS and recovery over assets x partitions x workers, writes bench-scaling.json
+bench-scaling: install
+	$(BIN)/gridwatch bench scaling --out bench-scaling.json
 
 ## nab: the learned detector on the NAB subsets in ../shared/data/nab (NAB=DIR for another)
 NAB ?= ../shared/data/nab
