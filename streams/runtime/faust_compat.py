@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -267,7 +268,10 @@ BATCHED_TOPICS_ATTR: Final = "gridwatch_batched_topics"
 """Where a Faust app keeps the topics whose messages reach their agent a fetch at a time."""
 
 MAX_QUEUED_FETCHES: Final = 4
-"""Fetches waiting for a batched agent before the consumer stops taking more (backpressure)."""
+"""Lists waiting for a batched agent before the consumer stops taking more (backpressure)."""
+
+MAX_BATCH_MESSAGES: Final = 10_000
+"""A list still waiting for its agent takes a later fetch's messages up to this many."""
 
 BACKPRESSURE_POLL_S: Final = 0.002
 
@@ -291,13 +295,23 @@ class Fetched:
         return bool(self.message.ack(self._consumer))
 
 
+_last_queued: weakref.WeakKeyDictionary[Any, list[Fetched]] = weakref.WeakKeyDictionary()
+"""Per channel, the list it was last handed (it may still wait in the channel's queue)."""
+
+
 async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
-    """Hand one fetch's messages of batched topics to their agents' channels, a list each.
+    """Hand one fetch's messages of batched topics to their agents' channels as lists.
 
     It does per fetch what Faust's conductor does per message: wait while the
     flow is stopped (a rebalance) and while the producer's buffer is full,
-    track each message as unacknowledged, and queue it for the channel. A
-    channel holding :data:`MAX_QUEUED_FETCHES` lists stops the consumer.
+    track each message as unacknowledged, and queue it for the channel.
+
+    While the agent is busy with a batch, later fetches join the list still
+    waiting in its queue (up to :data:`MAX_BATCH_MESSAGES`), so the agent's
+    next batch takes everything that arrived meanwhile: a batch costs broker
+    round trips (it awaits its writes), and one small fetch per batch held a
+    worker below a 5k events/s input. A channel holding
+    :data:`MAX_QUEUED_FETCHES` lists stops the consumer.
     """
     app = consumer.app
     await app.flow_control.acquire()
@@ -312,9 +326,15 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
             by_channel.setdefault(channel, []).append(Fetched(message, consumer))
     for channel, fetched in by_channel.items():
         queue = channel.queue
+        waiting = _last_queued.get(channel)
+        # Items leave the queue in order: while it holds any, the last list put is among them.
+        if waiting is not None and queue.qsize() and len(waiting) < MAX_BATCH_MESSAGES:
+            waiting.extend(fetched)
+            continue
         while queue.qsize() >= MAX_QUEUED_FETCHES:
             await asyncio.sleep(BACKPRESSURE_POLL_S)
         await queue.put(fetched)
+        _last_queued[channel] = fetched
 
 
 async def _drain_messages_batched(self: Any, fetcher: Any) -> None:  # pragma: no cover

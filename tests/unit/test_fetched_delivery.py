@@ -6,7 +6,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.runtime.faust_compat import MAX_QUEUED_FETCHES, Fetched, _deliver_fetched
+from streams.runtime.faust_compat import (
+    MAX_BATCH_MESSAGES,
+    MAX_QUEUED_FETCHES,
+    Fetched,
+    _deliver_fetched,
+)
 
 
 @dataclass(eq=False)
@@ -75,21 +80,43 @@ def test_one_fetch_is_one_list_per_channel_in_fetch_order():
     asyncio.run(main())
 
 
+def test_fetches_that_arrive_while_the_agent_is_busy_join_the_waiting_list():
+    async def main() -> None:
+        engine = _Channel(asyncio.Queue())
+        consumer = _Consumer({"sensor": {engine}})
+        await _deliver_fetched(consumer, [_Message("sensor", 0), _Message("sensor", 1)])
+        await _deliver_fetched(consumer, [_Message("sensor", 2)])  # the agent took nothing yet
+        assert engine.queue.qsize() == 1
+        batch = engine.queue.get_nowait()
+        assert [handle.message.offset for handle in batch] == [0, 1, 2]
+        # Taken: the next fetch starts a list of its own.
+        await _deliver_fetched(consumer, [_Message("sensor", 3)])
+        assert [handle.message.offset for handle in batch] == [0, 1, 2]
+        assert [handle.message.offset for handle in engine.queue.get_nowait()] == [3]
+
+    asyncio.run(main())
+
+
 def test_a_full_channel_holds_the_consumer_back():
     async def main() -> None:
         engine = _Channel(asyncio.Queue())
         consumer = _Consumer({"sensor": {engine}})
-        for offset in range(MAX_QUEUED_FETCHES):
-            await _deliver_fetched(consumer, [_Message("sensor", offset)])
-        blocked = asyncio.ensure_future(
-            _deliver_fetched(consumer, [_Message("sensor", MAX_QUEUED_FETCHES)])
-        )
+        offsets = iter(range(10**9))
+
+        def fetch(count: int) -> list[_Message]:
+            return [_Message("sensor", next(offsets)) for _ in range(count)]
+
+        for _ in range(MAX_QUEUED_FETCHES):
+            await _deliver_fetched(consumer, fetch(MAX_BATCH_MESSAGES))  # each list is full
+        assert engine.queue.qsize() == MAX_QUEUED_FETCHES
+        blocked = asyncio.ensure_future(_deliver_fetched(consumer, fetch(1)))
         await asyncio.sleep(0.05)
         assert not blocked.done()  # the agent has taken nothing: no more is queued
         first = engine.queue.get_nowait()
         assert first[0].message.offset == 0
         await asyncio.wait_for(blocked, timeout=5)
-        offsets = [engine.queue.get_nowait()[0].message.offset for _ in range(MAX_QUEUED_FETCHES)]
-        assert offsets == list(range(1, MAX_QUEUED_FETCHES + 1))
+        lists = [engine.queue.get_nowait() for _ in range(MAX_QUEUED_FETCHES)]
+        taken = [handle.message.offset for batch in [first, *lists] for handle in batch]
+        assert taken == list(range(MAX_QUEUED_FETCHES * MAX_BATCH_MESSAGES + 1))
 
     asyncio.run(main())

@@ -456,16 +456,22 @@ class EngineAgent:
             await asyncio.gather(*batch.sent)
         states = self._pipeline.engine.drain_dirty()
         if states:
-            self._metrics.state_writes.inc(
-                self._store.persist(states, lambda asset_id: self._frontier_of(asset_id))
-            )
+            # A task's frontier is the same for all its assets this round: built once
+            # per task (it scans the task's buffered offsets), a copy for each state.
+            frontiers: dict[int, dict[str, int]] = {}
+
+            def frontier_of(asset_id: str) -> dict[str, int]:
+                partition = partition_for(asset_id, self._partitions)
+                frontier = frontiers.get(partition)
+                if frontier is None:
+                    task = self.tasks.get(partition)
+                    frontier = frontiers[partition] = {} if task is None else task.frontier()
+                return dict(frontier)
+
+            self._metrics.state_writes.inc(self._store.persist(states, frontier_of))
             await self._store.delivered()
         for tp, offset in batch.finish:
             self.acks.finish(tp, offset)
-
-    def _frontier_of(self, asset_id: str) -> dict[str, int]:
-        task = self.tasks.get(partition_for(asset_id, self._partitions))
-        return {} if task is None else task.frontier()
 
     async def _observe_direct_sources(self, task: PartitionTask[Ticket], now: float) -> None:
         """Tell the merge which direct inputs are caught up, and as of when.
