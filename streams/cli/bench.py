@@ -100,7 +100,7 @@ def _ms(value: float | None) -> str:
 @click.option(
     "--events",
     type=click.IntRange(min=100),
-    default=60_000,
+    default=200_000,
     show_default=True,
     help="Events of the simulated city every throughput stage uses.",
 )
@@ -355,7 +355,7 @@ def bench_nab_command(
 @click.option(
     "--events",
     type=click.IntRange(min=100),
-    default=60_000,
+    default=200_000,
     show_default=True,
     help="Backlog of every cell, spread over its assets.",
 )
@@ -397,7 +397,15 @@ def bench_scaling_command(
     if emit_json(result, as_json, out_file) is None:
         return
     table = Table(title=f"gridwatch bench scaling ({result['events']:,} events a cell)")
-    for column in ("assets", "partitions", "workers", "events/s", "peak RSS", "recovery"):
+    for column in (
+        "assets",
+        "partitions",
+        "workers",
+        "events/s",
+        "first applied",
+        "peak RSS",
+        "recovery",
+    ):
         table.add_column(column, justify="right")
     for row in result["rows"]:
         rss = row["peak_rss_mb"]
@@ -406,6 +414,7 @@ def bench_scaling_command(
             str(row["partitions"]),
             str(row["workers"]),
             f"{row['events_per_s']:,.0f}",
+            f"{row['start_to_first_applied_s']:.1f} s",
             "-" if rss is None else f"{rss:,.0f} MiB",
             f"{row['recovery_s']:.1f} s",
         )

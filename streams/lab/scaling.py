@@ -7,7 +7,10 @@ For every (assets, partitions) pair of the grid, on one broker:
    per asset per minute, for as many minutes as it takes);
 2. for every worker count, a consumer group of its own drains the backlog:
    throughput is measured as in ``bench pipeline`` (:func:`~streams.lab.pipeline.drain`),
-   and each worker's peak resident memory is read from ``/proc`` before it stops;
+   and each worker's peak resident memory is read from ``/proc`` before it stops.
+   The backlog must be large against the start-up: a worker loads the
+   registry before the hotline router's first progress marker lets the
+   engine apply anything, which takes seconds for 100k assets;
 3. the group is stopped and one new worker of the same group is started:
    *recovery* is the time from its spawn until it answers ``/health`` as ready,
    which it does once it has read the registry and restored the whole group's
@@ -55,7 +58,7 @@ class ScalingOptions:
     assets: tuple[int, ...] = (1_000, 10_000, 100_000)
     partitions: tuple[int, ...] = (4, 16)
     workers: tuple[int, ...] = (1, 2)
-    events: int = 60_000
+    events: int = 200_000
     seed: int = 1
 
 
@@ -145,7 +148,9 @@ def _cell(
                 "events": city.events,
                 "events_per_s": timing.events_per_s,
                 "measured_from": "settled" if timing.steady else "first_received",
+                "backlog_events_per_s": timing.backlog_events_per_s,
                 "start_to_first_applied_s": round(timing.first_applied_s, 2),
+                "start_to_done_s": round(timing.done_s, 2),
                 "peak_rss_mb": max(known) if known else None,
                 "recovery_s": round(recovery_s, 2),
             }
