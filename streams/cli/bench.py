@@ -100,7 +100,7 @@ def _ms(value: float | None) -> str:
 @click.option(
     "--events",
     type=click.IntRange(min=100),
-    default=200_000,
+    default=60_000,
     show_default=True,
     help="Events of the simulated city every throughput stage uses.",
 )
