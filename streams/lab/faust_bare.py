@@ -1,13 +1,16 @@
 """A bare Faust agent on a backlog: the ceiling of Faust's per-message stream delivery.
 
-``python -m streams.lab.faust_bare BOOTSTRAP PREFIX COUNT`` starts a Faust
-app (faust-streaming, the worker's runtime, with the worker's batch size)
-whose one agent reads ``PREFIX``'s sensor, hotline and inspection topics from
-the beginning, in batches of up to 1,000 (``noack_take``), acknowledges every
-event and does nothing else. Once it has had ``COUNT`` events it prints one
-JSON line, ``{"events": N, "seconds": S}`` (from the first batch to the
-last), and exits. ``gridwatch bench pipeline`` runs it between the raw loops
-and the workers: what a worker does beyond this is gridwatch's own cost.
+``python -m streams.lab.faust_bare BOOTSTRAP PREFIX COUNT`` starts a plain
+Faust app (faust-streaming, the worker's runtime, without gridwatch's
+patches) whose one agent reads ``PREFIX``'s sensor, hotline and inspection
+topics from the beginning, in batches of up to 1,000 (``noack_take``),
+acknowledges every event and does nothing else. Once it has had ``COUNT``
+events it prints one JSON line, ``{"events": N, "seconds": S}`` (from the
+first batch to the last), and exits. ``gridwatch bench pipeline`` runs it
+between the raw loops and the workers. It measures the path Faust gives an
+agent by default; the worker's engine no longer takes it (its inputs arrive
+a fetch at a time, ``streams.runtime.faust_compat._drain_messages_batched``),
+so a worker can be faster than this agent.
 """
 
 from __future__ import annotations

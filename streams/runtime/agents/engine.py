@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,12 +96,18 @@ class _Batch:
         sent: Futures of the records sent.
         finish: Messages to finish once everything is persisted.
         newest_applied: Event time (epoch seconds) of the last item applied (lag).
+        received: Messages received per input role, consumed and applied events per
+            kind: added to the counters once per round (a counter's lock per message
+            cost more than the counting).
     """
 
     at: datetime
     sent: list[Awaitable[Any]] = field(default_factory=list)
     finish: list[tuple[Any, int]] = field(default_factory=list)
     newest_applied: float | None = None
+    received: Counter[str] = field(default_factory=Counter)
+    consumed: Counter[str] = field(default_factory=Counter)
+    applied: Counter[str] = field(default_factory=Counter)
 
 
 class EngineAgent:
@@ -267,10 +274,10 @@ class EngineAgent:
                 task = self._task(message.partition, now)
                 try:
                     if role == "repartition":
-                        self._received["internal"].inc()
+                        batch.received["internal"] += 1
                         await self._internal(task, message, now, batch)
                     elif role is not None:
-                        self._received[role].inc()
+                        batch.received[role] += 1
                         await self._direct(task, role, message, now, batch)
                     else:  # pragma: no cover - the agent subscribes to these topics only
                         batch.finish.append((tp, message.offset))
@@ -326,7 +333,7 @@ class EngineAgent:
         item = decision.item
         if decision.unknown_service_code:
             self._metrics.unknown_service_codes.inc()
-        self._consumed[item.kind].inc()
+        batch.consumed[item.kind] += 1
         origin = Origin(
             message.topic, message.partition, message.offset, timestamp_ms(message), message.key
         )
@@ -449,6 +456,13 @@ class EngineAgent:
             )
         self._passed_over = passed_over
         self._metrics.merge_waiting.set(sum(task.waiting() for task in self.tasks.values()))
+        for counters, counts in (
+            (self._received, batch.received),
+            (self._consumed, batch.consumed),
+            (self._engine_events, batch.applied),
+        ):
+            for name, count in counts.items():
+                counters[name].inc(count)
         if batch.newest_applied is not None:
             lag = self._clock.now().timestamp() - batch.newest_applied
             self._metrics.stream_lag.set(max(0.0, lag))
@@ -549,7 +563,7 @@ class EngineAgent:
             )
             await self._dead_letter_ticket(ticket, error, batch)
             return
-        self._engine_events[item.kind].inc()  # applied (a late event is a dead letter instead)
+        batch.applied[item.kind] += 1  # applied (a late event is a dead letter instead)
         key = (item.asset_id or "").encode()
         for alert in output.alerts:
             self._metrics.alerts.labels(
