@@ -40,6 +40,26 @@ def gridwatch_processes(commands: Iterable[str], prefix: str) -> list[psutil.Pro
     return found
 
 
+def wait_for_no_bench_leftovers(bootstrap: str) -> None:
+    """A bench run leaves nothing: no worker, no topic or group named ``bench*``.
+
+    Topic and group deletion is asynchronous, so those are awaited.
+    """
+    from streams.broker.admin import admin_client
+
+    assert gridwatch_processes(("worker",), "bench") == []
+
+    def nothing_left() -> bool:
+        with admin_client(bootstrap) as client:
+            topics = [name for name in client.list_topics() if name.startswith("bench")]
+            groups = [
+                g["group_id"] for g in client.list_groups() if g["group_id"].startswith("bench")
+            ]
+        return not topics and not groups
+
+    wait_until(nothing_left, timeout=60, message="the bench's topics and consumer groups deleted")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -217,14 +217,14 @@ def replay_steps(
     """The steps of a replay, for a driver to carry out one by one (see :func:`replay_log`).
 
     A routed line is counted in ``summary`` once the driver asks for the next
-    step, that is once it was sent.
+    step, that is once it was sent; the wall time is set once all are.
 
     Raises:
         ValueError: ``speed`` is not positive.
     """
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be positive, not {speed}")
-    last_barrier = clock()
+    started = last_barrier = clock()
     origin: tuple[float, datetime] | None = None  # (wall clock, event time) of the first line
     for number, line in lines:
         summary.lines += 1
@@ -258,6 +258,7 @@ def replay_steps(
                 summary.first_event_time = event_time
         if progress is not None:
             progress(summary.lines)
+    summary.elapsed_s = clock() - started
 
 
 def replay_log(
@@ -305,7 +306,6 @@ def replay_log(
         ValueError: ``speed`` is not positive.
     """
     summary = ReplaySummary()
-    started = clock()
     for step in replay_steps(
         lines, summary, topics=topics, speed=speed, on_malformed=on_malformed,
         progress=progress, clock=clock, max_record_bytes=max_record_bytes,
@@ -318,7 +318,6 @@ def replay_log(
             barrier()
         else:
             sleep(step)
-    summary.elapsed_s = clock() - started
     return summary
 
 
@@ -338,7 +337,6 @@ async def replay_log_async(
 ) -> ReplaySummary:
     """:func:`replay_log` with awaitable ``send``, ``sleep`` and ``barrier`` (the same steps)."""
     summary = ReplaySummary()
-    started = clock()
     for step in replay_steps(
         lines, summary, topics=topics, speed=speed, on_malformed=on_malformed,
         progress=progress, clock=clock, max_record_bytes=max_record_bytes,
@@ -351,7 +349,6 @@ async def replay_log_async(
             await barrier()
         else:
             await sleep(step)
-    summary.elapsed_s = clock() - started
     return summary
 
 

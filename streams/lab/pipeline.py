@@ -38,6 +38,7 @@ none answered) is removed at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import signal
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -563,25 +564,38 @@ def prepare_topics(
     publish_assets(prefixed, generate_registry(assets, seed))
 
 
-def run_pipeline_bench(
-    settings: Settings, options: PipelineOptions, console: Console
-) -> dict[str, Any]:
-    """Run every stage on one broker; the result as a JSON-ready dict."""
+@contextlib.contextmanager
+def bench_run(settings: Settings, name: str, console: Console) -> Iterator[LabRun]:
+    """A benchmark's run on one broker: its prefix (``run.prefix``), home and children.
+
+    Starts the local broker when none answers. On leaving, even by SIGTERM
+    (which unwinds like Ctrl-C), the workers, topics and groups of the run go.
+
+    Raises:
+        PipelineBenchError: The broker is not PLAINTEXT, or none can be had.
+    """
     if settings.kafka_security.protocol != "PLAINTEXT":
-        raise PipelineBenchError("bench pipeline runs on a PLAINTEXT broker only")
+        raise PipelineBenchError(f"bench {name} runs on a PLAINTEXT broker only")
     base = f"bench{uuid.uuid4().hex[:8]}"
     home = settings.home / "bench" / base
     home.mkdir(parents=True, exist_ok=True)
     run = LabRun(settings, base, home)
-    # SIGTERM unwinds like Ctrl-C, so that the workers and topics of the run go too.
     previous = signal.signal(signal.SIGTERM, exit_on_signal)
     try:
         if not run.ensure_broker(console):
             raise PipelineBenchError(f"no broker at {settings.bootstrap}")
-        return _stages(run, settings, options, console, base)
+        yield run
     finally:
         run.stop(console)
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_pipeline_bench(
+    settings: Settings, options: PipelineOptions, console: Console
+) -> dict[str, Any]:
+    """Run every stage on one broker; the result as a JSON-ready dict."""
+    with bench_run(settings, "pipeline", console) as run:
+        return _stages(run, settings, options, console, run.prefix)
 
 
 def exit_on_signal(signum: int, frame: object) -> None:

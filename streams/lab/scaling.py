@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import signal
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -39,9 +37,8 @@ from streams.core.topics import Topics
 from streams.lab.labrun import LabRun
 from streams.lab.pipeline import (
     City,
-    PipelineBenchError,
+    bench_run,
     drain,
-    exit_on_signal,
     prepare_topics,
     raw_produce,
     retarget,
@@ -78,16 +75,7 @@ def run_scaling_bench(
     settings: Settings, options: ScalingOptions, console: Console
 ) -> dict[str, Any]:
     """Run the grid on one broker; the result as a JSON-ready dict."""
-    if settings.kafka_security.protocol != "PLAINTEXT":
-        raise PipelineBenchError("bench scaling runs on a PLAINTEXT broker only")
-    base = f"bench{uuid.uuid4().hex[:8]}"
-    home = settings.home / "bench" / base
-    home.mkdir(parents=True, exist_ok=True)
-    run = LabRun(settings, base, home)
-    previous = signal.signal(signal.SIGTERM, exit_on_signal)
-    try:
-        if not run.ensure_broker(console):
-            raise PipelineBenchError(f"no broker at {settings.bootstrap}")
+    with bench_run(settings, "scaling", console) as run:
         rows = []
         for assets in options.assets:
             minutes = max(1, math.ceil(options.events / assets))
@@ -96,15 +84,8 @@ def run_scaling_bench(
                 options.events, options.seed, 0, assets=assets, duration=timedelta(minutes=minutes)
             )
             for partitions in options.partitions:
-                rows.extend(_cell(run, settings, options, console, base, city, partitions))
-        return {
-            "events": options.events,
-            "seed": options.seed,
-            "rows": rows,
-        }
-    finally:
-        run.stop(console)
-        signal.signal(signal.SIGTERM, previous)
+                rows.extend(_cell(run, settings, options, console, run.prefix, city, partitions))
+        return {"events": options.events, "seed": options.seed, "rows": rows}
 
 
 def _cell(

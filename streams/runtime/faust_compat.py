@@ -320,9 +320,15 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
     unacked = consumer._unacked_messages
     by_channel: dict[Any, list[Fetched]] = {}
     for message in messages:
-        for channel in index.get(message.topic, ()):
-            message.tracked = True
-            unacked.add(message)
+        channels = index.get(message.topic, ())
+        if not channels:
+            continue
+        # As the conductor does: one reference per channel, so that the offset is
+        # committable only once every agent reading the topic acknowledged it.
+        message.incref(len(channels))
+        message.tracked = True
+        unacked.add(message)
+        for channel in channels:
             by_channel.setdefault(channel, []).append(Fetched(message, consumer))
     for channel, fetched in by_channel.items():
         queue = channel.queue

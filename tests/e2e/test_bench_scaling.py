@@ -12,8 +12,7 @@ import subprocess
 
 import orjson
 
-from streams.broker.admin import admin_client
-from tests.support import GRIDWATCH, gridwatch_processes, wait_until
+from tests.support import GRIDWATCH, wait_for_no_bench_leftovers
 
 
 def test_bench_scaling_measures_every_cell_and_cleans_up(kafka_bootstrap, tmp_path):
@@ -42,17 +41,8 @@ def test_bench_scaling_measures_every_cell_and_cleans_up(kafka_bootstrap, tmp_pa
         assert row["peak_rss_mb"] > 20
         assert row["recovery_s"] > 0
 
-    assert gridwatch_processes(("worker",), "bench") == []
-
-    def nothing_left() -> bool:
-        with admin_client(kafka_bootstrap) as client:
-            topics = [name for name in client.list_topics() if name.startswith("bench")]
-            groups = [
-                g["group_id"] for g in client.list_groups() if g["group_id"].startswith("bench")
-            ]
-        return not topics and not groups
-
-    wait_until(nothing_left, timeout=60, message="the bench's topics and consumer groups deleted")
+    # Nothing of the run stays: no worker, no topic or group with its prefix.
+    wait_for_no_bench_leftovers(kafka_bootstrap)
 
 
 def test_bench_scaling_refuses_fractional_counts():

@@ -19,7 +19,11 @@ class _Message:
     topic: str
     offset: int
     tracked: bool = False
+    refcount: int = 0
     acked_by: list[Any] = field(default_factory=list)
+
+    def incref(self, n: int = 1) -> None:
+        self.refcount += n
 
     def ack(self, consumer: Any) -> bool:
         self.acked_by.append(consumer)

@@ -66,6 +66,8 @@ from streams.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+KINDS = ("sensor", "hotline", "inspection", "ack")
+"""Event kinds, as the counters label them."""
 BROKER_SILENCE_S = 10.0
 """No fetch response for this long: the broker is unreachable, no input is passed over."""
 
@@ -189,14 +191,8 @@ class EngineAgent:
         self.lock = asyncio.Lock()
         self._passed_over = 0
         self._broker = BrokerContact(BROKER_SILENCE_S)
-        self._engine_events = {
-            kind: metrics.engine_events.labels(kind)
-            for kind in ("sensor", "hotline", "inspection", "ack")
-        }
-        self._consumed = {
-            kind: metrics.events_consumed.labels(kind)
-            for kind in ("sensor", "hotline", "inspection", "ack")
-        }
+        self._engine_events = {kind: metrics.engine_events.labels(kind) for kind in KINDS}
+        self._consumed = {kind: metrics.events_consumed.labels(kind) for kind in KINDS}
         self._received = {
             role: metrics.messages_received.labels(role)
             for role in ("sensor", "inspection", "acks", "internal")
