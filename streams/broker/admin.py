@@ -231,6 +231,12 @@ def _describe(client: Any, names: Sequence[str]) -> dict[str, tuple[int, int]]:
     }
 
 
+def partition_count(client: Any, name: str) -> int | None:
+    """How many partitions topic ``name`` has, or None when it does not exist."""
+    found = _describe(client, [name]).get(name)
+    return None if found is None else found[0]
+
+
 def live_brokers(client: Any) -> int:
     """How many brokers of the cluster are up (fenced ones do not count)."""
     brokers = client.describe_cluster()["brokers"]

@@ -1,4 +1,4 @@
-"""The kafka-python clients gridwatch's tools open, built in one place.
+"""The Kafka clients gridwatch's tools open, built in one place.
 
 Every tool (replay, record, assets load, the simulator's ``--to-kafka``,
 the demo) gets its producer or consumer here, so connection settings
@@ -151,6 +151,24 @@ def open_async_producer(settings: Settings, *, client_id: str, linger_ms: int = 
         request_timeout_ms=DELIVERY_TIMEOUT_MS,
         partitioner=aiokafka_partition,
         **kafka_python_auth(settings.kafka_security),
+    )
+
+
+def open_async_consumer(settings: Settings, *, client_id: str, **options: Any) -> Any:
+    """An aiokafka consumer like :func:`open_consumer`'s: group-less, never commits.
+
+    Not started: ``await consumer.start()``. Records are parsed by aiokafka's C
+    extension, which reads about four times as fast as kafka-python.
+    """
+    from aiokafka import AIOKafkaConsumer
+
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap.split(","),
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        **kafka_python_auth(settings.kafka_security),
+        **options,
     )
 
 

@@ -190,6 +190,15 @@ def bench_pipeline_command(
         f"{result['replay_ratio']}",
         "",
     )
+    table.add_row(
+        "raw aiokafka consumer → orjson", f"{result['raw_consume_events_per_s']:,.0f}", "1", ""
+    )
+    table.add_row(
+        "gridwatch record (sensor topic)",
+        f"{result['record_events_per_s']:,.0f}",
+        f"{result['record_ratio']}",
+        "",
+    )
     table.add_row("raw consume → orjson → send", f"{raw:,.0f}", "1", "")
     table.add_row(
         "raw consume → orjson → send_batch",

@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from kafka.errors import KafkaError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -189,8 +188,6 @@ def record(
             )
         except (BrokerUnavailableError, RecordError) as exc:
             fail(str(exc))
-        except KafkaError as exc:
-            fail(f"reading {topic} from {settings.bootstrap} failed: {exc}")
     buffer = result.buffer
     with open_log(out_path) as handle:
         written = write_log(buffer.lines(), handle)

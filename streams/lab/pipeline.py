@@ -6,6 +6,9 @@ One run, one broker, one simulated city:
    events, routed as ``replay`` routes them, into topics of their own; events/s.
 2. **replay**: ``gridwatch replay --max-speed`` (the same code) sends them into
    the bench's input topics; events/s and the ratio to the raw producer.
+   **record**: ``gridwatch record`` (the same code) reads the replayed sensor
+   topic back, against a plain aiokafka consumer that decodes every value with
+   orjson on the same topic; events/s and the ratio.
 3. **raw loops**: an aiokafka consumer reads the raw producer's topics from
    the beginning, decodes every value with orjson and produces it again, once
    with a ``send`` per record (the plain loop, the reference for the workers'
@@ -57,6 +60,7 @@ from rich.console import Console
 
 from streams.broker.admin import ensure_topics
 from streams.broker.assets import publish_assets
+from streams.broker.record import read_topic
 from streams.broker.replay import Routed, publish_log, route
 from streams.core.settings import Settings
 from streams.core.timefmt import parse_rfc3339
@@ -174,6 +178,35 @@ async def raw_produce(bootstrap: str, routed: Sequence[Routed]) -> float:
         return time.perf_counter() - started
     finally:
         await producer.stop()
+
+
+async def raw_consume(bootstrap: str, topic: str, count: int) -> float:
+    """Read ``count`` records of ``topic`` from the start, decoding each with orjson; seconds."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 << 20,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        deadline = time.monotonic() + WORK_TIMEOUT_S
+        while seen < count:
+            if time.monotonic() > deadline:
+                raise PipelineBenchError(f"raw consumer: {seen} of {count} records in time")
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    orjson.loads(record.value)
+                seen += len(records)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
 
 
 async def _raw_loop(
@@ -643,6 +676,19 @@ def _stages(
     result["replay_events_per_s"] = _rate(city.events, time.perf_counter() - started)
     result["replay_ratio"] = _ratio(
         result["replay_events_per_s"], result["raw_produce_events_per_s"]
+    )
+
+    console.print("gridwatch record against a raw aiokafka consumer …")
+    sensors = sum(1 for one in city.routed if one.topic == "unrouted.sensor")
+    consume_s = asyncio.run(raw_consume(bootstrap, replayed.sensor, sensors))
+    result["raw_consume_events_per_s"] = _rate(sensors, consume_s)
+    started = time.perf_counter()
+    recorded = read_topic(settings, replayed.sensor)
+    result["record_events_per_s"] = _rate(
+        len(recorded.buffer.entries), time.perf_counter() - started
+    )
+    result["record_ratio"] = _ratio(
+        result["record_events_per_s"], result["raw_consume_events_per_s"]
     )
 
     console.print("raw aiokafka consume → orjson → produce loops …")

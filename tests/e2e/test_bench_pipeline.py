@@ -35,6 +35,8 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
     for key in (
         "raw_produce_events_per_s",
         "replay_events_per_s",
+        "raw_consume_events_per_s",
+        "record_events_per_s",
         "raw_loop_events_per_s",
         "raw_batch_loop_events_per_s",
         "faust_bare_events_per_s",
@@ -42,6 +44,10 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
         assert result[key] > 0, key
     assert result["replay_ratio"] == round(
         result["replay_events_per_s"] / result["raw_produce_events_per_s"], 3
+    )
+
+    assert result["record_ratio"] == round(
+        result["record_events_per_s"] / result["raw_consume_events_per_s"], 3
     )
 
     runs = {row["workers"]: row for row in result["workers"]}
