@@ -143,7 +143,15 @@ class EventTimeMerge(Generic[T]):
         return dropped
 
     def push(self, source: Hashable, key: OrderKey, item: T, now: float) -> bool:
-        """Buffer one item of ``source``; False when it is a straggler (apply it at once)."""
+        """Buffer one item of ``source``; False when it is a straggler (apply it at once).
+
+        ``now`` is when the item arrived: any moment after the broker had it (the
+        time of the fetch that brought it is the earliest); arrivals never go back
+        in time, an earlier one counts as the latest so far.
+        """
+        walls = self._walls
+        if walls and now < walls[-1]:
+            now = walls[-1]
         state = self._sources.get(source)
         if state is None:
             self.add_source(source, now)
@@ -214,13 +222,23 @@ class EventTimeMerge(Generic[T]):
             bound = min(bound, source_bound)
         return bound
 
-    def release(self, now: float, *, answering_since: float | None = _NEG_INF) -> list[T]:
-        """Pop every item below the watermark, in canonical order (see :meth:`watermark`)."""
+    def release(
+        self, now: float, *, answering_since: float | None = _NEG_INF, limit: int | None = None
+    ) -> list[T]:
+        """Pop the items below the watermark, in canonical order (see :meth:`watermark`).
+
+        Args:
+            now: Wall-clock time.
+            answering_since: See :meth:`watermark`.
+            limit: Pop at most this many; the rest wait for the next call.
+        """
         watermark = self.watermark(now, answering_since=answering_since)
         out: list[T] = []
         heap = self._heap
         last: OrderKey | None = None
-        while heap and heap[0].key[0] < watermark:
+        left = len(heap) if limit is None else limit
+        while heap and left > 0 and heap[0].key[0] < watermark:
+            left -= 1
             pending = heapq.heappop(heap)
             last = pending.key
             out.append(pending.item)

@@ -31,6 +31,7 @@ from streams.runtime.agents.router import HotlineRouter
 from streams.runtime.agents.state import RegistryFeed, TableStateStore
 from streams.runtime.faust_compat import (
     BATCHED_TOPICS_ATTR,
+    URGENT_TOPICS_ATTR,
     ConfirmedTable,
     GridwatchApp,
     SharedTopicGlobalTable,
@@ -205,6 +206,8 @@ def create_app(
     app.agent(inputs, name="gridwatch.engine")(engine.run)
     # The engine's inputs reach it a fetch at a time, past Faust's per-message path.
     setattr(app, BATCHED_TOPICS_ATTR, frozenset(inputs.topics))
+    # The router's progress markers go ahead of a waiting backlog (see the attribute).
+    setattr(app, URGENT_TOPICS_ATTR, frozenset({topics.events_by_asset}))
 
     async def revoked(*args: Any, **kwargs: Any) -> None:
         consumer.forget()

@@ -13,6 +13,7 @@ from typing import Any, Final
 import faust
 from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
+from faust.tables.manager import TableManager
 from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -267,6 +268,15 @@ def _consumer_init(self: Any, *args: Any, **kwargs: Any) -> None:
 BATCHED_TOPICS_ATTR: Final = "gridwatch_batched_topics"
 """Where a Faust app keeps the topics whose messages reach their agent a fetch at a time."""
 
+URGENT_TOPICS_ATTR: Final = "gridwatch_urgent_topics"
+"""Where a Faust app keeps the batched topics whose messages go ahead of waiting lists.
+
+The repartition topic carries the router's progress markers, which the
+engine's merge waits for before it releases anything: behind four lists of a
+sensor backlog they arrived seconds late, and a worker started on a backlog
+applied nothing until then.
+"""
+
 MAX_QUEUED_FETCHES: Final = 4
 """Lists waiting for a batched agent before the consumer stops taking more (backpressure)."""
 
@@ -275,6 +285,14 @@ MAX_BATCH_MESSAGES: Final = 10_000
 
 BACKPRESSURE_POLL_S: Final = 0.002
 
+POLL_TIMEOUT_S: Final = 0.1
+"""How long one ``getmany`` of the drain loop waits for records (Faust: 1 s).
+
+A ``getmany`` asks for the partitions active when it starts: one started while
+recovery held the stream partitions waited its whole second after they were
+resumed, a fifth of a worker's start-up. Kafka Streams polls for 100 ms.
+"""
+
 
 class Fetched:
     """A message handed to a batched agent: what it acknowledges, as it would a Faust event.
@@ -282,13 +300,16 @@ class Fetched:
     Args:
         message: Faust's consumer message.
         consumer: Faust's consumer (acknowledging marks the offset safe to commit).
+        fetched_at: Wall time (``time.time()``) by which the broker had the
+            message: when its fetch was handed over.
     """
 
-    __slots__ = ("_consumer", "message")
+    __slots__ = ("_consumer", "fetched_at", "message")
 
-    def __init__(self, message: Any, consumer: Any) -> None:
+    def __init__(self, message: Any, consumer: Any, fetched_at: float) -> None:
         self.message = message
         self._consumer = consumer
+        self.fetched_at = fetched_at
 
     def ack(self) -> bool:
         """Acknowledge the message (Faust's ``Event.ack``)."""
@@ -306,6 +327,9 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
     flow is stopped (a rebalance) and while the producer's buffer is full,
     track each message as unacknowledged, and queue it for the channel.
 
+    Messages of the app's :data:`URGENT_TOPICS_ATTR` join the next list the
+    agent takes instead.
+
     While the agent is busy with a batch, later fetches join the list still
     waiting in its queue (up to :data:`MAX_BATCH_MESSAGES`), so the agent's
     next batch takes everything that arrived meanwhile: a batch costs broker
@@ -313,12 +337,15 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
     worker below a 5k events/s input. A channel holding
     :data:`MAX_QUEUED_FETCHES` lists stops the consumer.
     """
+    fetched_at = time.time()  # the broker had them all by now
     app = consumer.app
+    urgent: frozenset[str] = getattr(app, URGENT_TOPICS_ATTR, frozenset())
     await app.flow_control.acquire()
     await app.producer.buffer.wait_until_ebb()
     index = app.topics._topic_name_index  # no public accessor: topic -> its channels
     unacked = consumer._unacked_messages
     by_channel: dict[Any, list[Fetched]] = {}
+    urgent_by_channel: dict[Any, list[Fetched]] = {}
     for message in messages:
         channels = index.get(message.topic, ())
         if not channels:
@@ -328,8 +355,19 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
         message.incref(len(channels))
         message.tracked = True
         unacked.add(message)
+        into = urgent_by_channel if message.topic in urgent else by_channel
         for channel in channels:
-            by_channel.setdefault(channel, []).append(Fetched(message, consumer))
+            into.setdefault(channel, []).append(Fetched(message, consumer, fetched_at))
+    for channel, fetched in urgent_by_channel.items():
+        queue = channel.queue
+        head = queue._queue[0] if queue.qsize() else None  # asyncio.Queue's deque
+        if isinstance(head, list):
+            # Into the next list the agent takes, ahead of any waiting behind it, and
+            # past the backpressure. Each partition's order holds: every earlier
+            # message of these topics went into this list or one taken before it.
+            head.extend(fetched)
+        else:
+            by_channel.setdefault(channel, []).extend(fetched)
     for channel, fetched in by_channel.items():
         queue = channel.queue
         waiting = _last_queued.get(channel)
@@ -371,7 +409,13 @@ async def _drain_messages_batched(self: Any, fetcher: Any) -> None:  # pragma: n
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(CONSUMER_FETCHING)
-            ait = getmany(timeout=1.0)
+            if not self._get_active_partitions():
+                # Faust's getmany sleeps a whole second while every partition is held
+                # (recovery, a seek): resumed partitions would wait for it.
+                unset_flag(CONSUMER_FETCHING)
+                await self.sleep(POLL_TIMEOUT_S)
+                continue
+            ait = getmany(timeout=POLL_TIMEOUT_S)
             await self.sleep(0)
             if not self.should_stop:
                 fetched: list[Any] = []
@@ -412,6 +456,60 @@ async def _drain_messages_batched(self: Any, fetcher: Any) -> None:  # pragma: n
         unset_flag(CONSUMER_FETCHING)
 
 
+_original_perform_seek = FaustConsumer.perform_seek
+
+
+async def _perform_seek_paused(self: Any) -> None:
+    """Faust's ``perform_seek``, with the partitions it seeks held still until it is done.
+
+    Faust's recovery resumes the stream partitions and then seeks them to the
+    committed offsets, a broker round trip later. Meanwhile the consumer
+    fetched and handed on a backlog's first megabytes from the old position,
+    and after the seek the same records again: a worker started on a backlog
+    spent a second on records it then received a second time.
+    """
+    held = set(self._get_active_partitions())
+    self.pause_partitions(held)
+    try:
+        await _original_perform_seek(self)
+    finally:
+        self.resume_partitions(held)
+
+
+FETCH_MAX_WAIT_MS: Final = 100
+"""How long the broker may hold a fetch for data: Faust's consumer asks for 1.5 s.
+
+One connection answers one request at a time, so every other request of the
+worker's consumer to that broker (the offsets recovery and the health check
+ask for, the end offsets of a standby's changelog) queues behind a held fetch:
+with Faust's 1.5 s, recovery took 1.5 s for three requests that answer in
+milliseconds. 100 ms costs ten empty fetches a second on an idle worker.
+"""
+
+_original_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
+
+
+def _create_worker_consumer_short_wait(self: Any, transport: Any) -> Any:
+    """Faust's worker consumer, whose fetches the broker holds :data:`FETCH_MAX_WAIT_MS` at most."""
+    consumer = _original_create_worker_consumer(self, transport)
+    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+    return consumer
+
+
+async def _table_manager_start_at_once(self: Any) -> None:
+    """Faust's ``TableManager.on_start`` without its first second of sleep.
+
+    Faust sleeps a second so that tables defined while the worker starts are
+    registered before the consumer subscribes. gridwatch defines every table
+    with the app; a table added later still fails loudly ("Too late to add
+    tables"). The second was a fifth of a worker's start-up.
+    """
+    await asyncio.sleep(0)
+    if not self.should_stop:
+        await self._update_channels()
+        await self.recovery.start()
+
+
 def patch_faust() -> None:
     """Install the workarounds that cannot be subclasses (idempotent)."""
     AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]  # the fix replaces the method
@@ -421,3 +519,6 @@ def patch_faust() -> None:
     FaustConsumer.__init__ = _consumer_init  # type: ignore[method-assign]  # see ReadOffsets
     FaustConsumer.seek = _seek_holding_read_offset  # type: ignore[method-assign]  # see ReadOffsets
     FaustConsumer._drain_messages = _drain_messages_batched  # type: ignore[method-assign]  # see the function
+    FaustConsumer.perform_seek = _perform_seek_paused  # type: ignore[method-assign]  # see the function
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer_short_wait  # type: ignore[method-assign]  # see the function
+    TableManager.on_start = _table_manager_start_at_once  # type: ignore[method-assign]  # see the function

@@ -14,7 +14,7 @@ from schemas import encode
 from streams.runtime.agents.common import partition_for
 from tests.engine_support import run
 from tests.factories import sensor_factory
-from tests.fakes import Cluster, FakeEvent, Sent, unique
+from tests.fakes import Cluster, FakeEvent, FakeMessage, Sent, unique
 from tests.scenarios import Scenario, gas_leak, minutes, water_main_burst
 
 
@@ -204,3 +204,63 @@ def test_the_agent_loop_takes_a_fetch_as_one_batch_and_an_event_as_a_batch_of_on
     assert batches == [len(handles) - 1, 1]
     received = cluster.sample("gridwatch_messages_received_total", input="sensor")
     assert received == len(handles)
+
+
+def test_a_backlog_released_a_few_items_a_round_gives_the_offline_alerts(monkeypatch):
+    import streams.runtime.agents.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "ROUND_EVENTS", 3)
+    scenario = city()
+    cluster = Cluster(scenario.assets)
+    rounds: list[int] = []
+    finish_round = cluster.engine._finish_round
+
+    async def counting(batch, now):
+        more = await finish_round(batch, now)
+        rounds.append(len(batch.finish))
+        return more
+
+    cluster.engine._finish_round = counting  # type: ignore[method-assign]
+    for event in scenario.events:
+        cluster.publish(event)
+    cluster.settle()
+    assert unique(cluster.alerts()) == expected(scenario)
+    assert cluster.dead_letters() == []
+    # Each round released at most 3 items per task (1 with 4 tasks), and one batch of
+    # a backlog took several rounds.
+    assert len(rounds) > len(scenario.events) // 3
+
+
+class _FetchedEvent(FakeEvent):
+    """A message handed over a fetch at a time, stamped with that fetch's time."""
+
+    def __init__(self, message: FakeMessage, fetched_at: float) -> None:
+        super().__init__(message)
+        self.fetched_at = fetched_at
+
+
+def test_an_event_counts_as_arrived_when_its_fetch_came_not_when_the_agent_took_it():
+    def applied_after_waiting_in_the_queue(waited: float | None) -> float:
+        scenario = water_main_burst()
+        cluster = Cluster(scenario.assets)
+        cluster.publish(scenario.events[0])
+        # Every hotline partition announced caught up now, and the engine has the markers.
+        asyncio.run(cluster.router.heartbeat())
+        for topic, partition in cluster.pending():
+            if topic == cluster.topics.events_by_asset:
+                cluster.deliver(topic, partition, 100)
+        ((topic, partition),) = cluster.pending()
+        message = cluster.logs[(topic, partition)][0]
+        event = (
+            FakeEvent(message)
+            if waited is None
+            else _FetchedEvent(message, cluster.wall() - waited)
+        )
+        asyncio.run(cluster.engine.handle_batch([event]))
+        return cluster.sample("gridwatch_engine_events_total", kind="sensor")
+
+    # Fetched a second ago: every input seen caught up now covers it, at once.
+    assert applied_after_waiting_in_the_queue(1.0) == 1
+    # Taken as it arrives: the quiet inputs must be seen caught up idle_wait_s later.
+    assert applied_after_waiting_in_the_queue(None) == 0
+    assert applied_after_waiting_in_the_queue(0.0) == 0

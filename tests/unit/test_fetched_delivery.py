@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.runtime.faust_compat import (
     MAX_BATCH_MESSAGES,
     MAX_QUEUED_FETCHES,
+    URGENT_TOPICS_ATTR,
     Fetched,
     _deliver_fetched,
 )
@@ -49,7 +51,9 @@ class _Channel:
 
 
 class _Consumer:
-    def __init__(self, index: dict[str, set[_Channel]]) -> None:
+    def __init__(
+        self, index: dict[str, set[_Channel]], urgent: frozenset[str] = frozenset()
+    ) -> None:
         gate = _Gate()
         self.gate = gate
         self.app = type(
@@ -59,6 +63,7 @@ class _Consumer:
                 "flow_control": gate,
                 "producer": type("Producer", (), {"buffer": gate})(),
                 "topics": type("Conductor", (), {"_topic_name_index": index})(),
+                URGENT_TOPICS_ATTR: urgent,
             },
         )()
         self._unacked_messages: set[_Message] = set()
@@ -122,5 +127,53 @@ def test_a_full_channel_holds_the_consumer_back():
         lists = [engine.queue.get_nowait() for _ in range(MAX_QUEUED_FETCHES)]
         taken = [handle.message.offset for batch in [first, *lists] for handle in batch]
         assert taken == list(range(MAX_QUEUED_FETCHES * MAX_BATCH_MESSAGES + 1))
+
+    asyncio.run(main())
+
+
+def test_each_message_carries_the_time_its_fetch_was_handed_over():
+    async def main() -> None:
+        engine = _Channel(asyncio.Queue())
+        consumer = _Consumer({"sensor": {engine}})
+        before = time.time()
+        await _deliver_fetched(consumer, [_Message("sensor", 0)])
+        between = time.time()
+        await _deliver_fetched(consumer, [_Message("sensor", 1)])  # joins the waiting list
+        after = time.time()
+        first, second = engine.queue.get_nowait()
+        assert before <= first.fetched_at <= between <= second.fetched_at <= after
+
+    asyncio.run(main())
+
+
+def test_urgent_messages_go_into_the_next_list_past_the_backpressure():
+    async def main() -> None:
+        engine = _Channel(asyncio.Queue())
+        consumer = _Consumer({"sensor": {engine}, "internal": {engine}}, frozenset({"internal"}))
+        offsets = iter(range(10**9))
+
+        def fetch(count: int) -> list[_Message]:
+            return [_Message("sensor", next(offsets)) for _ in range(count)]
+
+        # Nothing waits: urgent messages travel with the fetch's list, in fetch order.
+        await _deliver_fetched(consumer, [_Message("internal", 0), *fetch(2)])
+        assert [(h.message.topic, h.message.offset) for h in engine.queue.get_nowait()] == [
+            ("sensor", 0), ("sensor", 1), ("internal", 0)
+        ]  # fmt: skip
+        for _ in range(MAX_QUEUED_FETCHES):
+            await _deliver_fetched(consumer, fetch(MAX_BATCH_MESSAGES))
+        # The channel is full: a sensor fetch would wait, urgent messages do not.
+        await asyncio.wait_for(
+            _deliver_fetched(consumer, [_Message("internal", 1), _Message("internal", 2)]), 5
+        )
+        lists = [engine.queue.get_nowait() for _ in range(MAX_QUEUED_FETCHES)]
+        internal = [
+            (index, h.message.offset)
+            for index, batch in enumerate(lists)
+            for h in batch
+            if h.message.topic == "internal"
+        ]
+        assert internal == [(0, 1), (0, 2)]  # at the end of the first list, in order
+        assert len(lists[0]) == MAX_BATCH_MESSAGES + 2
 
     asyncio.run(main())

@@ -68,6 +68,14 @@ log = logging.getLogger(__name__)
 
 KINDS = ("sensor", "hotline", "inspection", "ack")
 """Event kinds, as the counters label them."""
+ROUND_EVENTS = 10_000
+"""Items one round releases from the merges at most, shared out over the tasks.
+
+A worker that starts on a backlog buffers it until the first progress markers
+arrive, and then releases it at once; the rest waits for the next round, which
+follows at once after the event loop had a turn (the web server, timers,
+heartbeats), so one round never holds the loop for seconds.
+"""
 BROKER_SILENCE_S = 10.0
 """No fetch response for this long: the broker is unreachable, no input is passed over."""
 
@@ -216,8 +224,11 @@ class EngineAgent:
         async with self.lock:
             if not self._accepting:
                 return
-            if any(task.waiting() for task in self.tasks.values()):
-                await self._finish_round(_Batch(self._clock.now()), self._wall())
+            more = any(task.waiting() for task in self.tasks.values())
+            while more and self._accepting:
+                more = await self._finish_round(_Batch(self._clock.now()), self._wall())
+                if more:
+                    await asyncio.sleep(0)
             await self._offsets.seek()
 
     async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
@@ -247,7 +258,13 @@ class EngineAgent:
     # -- one batch
 
     async def handle_batch(self, events: Iterable[Any]) -> None:
-        """Take a batch of Faust events (messages with ``ack()``) through the merge."""
+        """Take a batch of Faust events (messages with ``ack()``) through the merge.
+
+        The merge counts an event as arrived when its fetch came (``fetched_at``
+        of a :class:`~streams.runtime.faust_compat.Fetched`), however long it then
+        waited in the agent's queue behind a backlog: a quiet input seen caught
+        up ``idle_wait_s`` later covers it. A Faust event arrives now.
+        """
         async with self.lock:
             if not self._accepting:
                 return  # a rebalance is running: Faust delivers these again afterwards
@@ -260,6 +277,7 @@ class EngineAgent:
                 message: Message = event.message
                 if is_stale(message, generation):
                     continue  # fetched before a rebalance: delivered again from the commit
+                arrival = min(getattr(event, "fetched_at", now), now)
                 if not self._offsets.admit(message.topic, message.partition, message.offset):
                     continue  # offsets before it were skipped: read again from the first
                 tp = (message.topic, message.partition)
@@ -271,17 +289,20 @@ class EngineAgent:
                 try:
                     if role == "repartition":
                         batch.received["internal"] += 1
-                        await self._internal(task, message, now, batch)
+                        await self._internal(task, message, arrival, batch)
                     elif role is not None:
                         batch.received[role] += 1
-                        await self._direct(task, role, message, now, batch)
+                        await self._direct(task, role, message, arrival, batch)
                     else:  # pragma: no cover - the agent subscribes to these topics only
                         batch.finish.append((tp, message.offset))
                 # Policy: a failure on one message is that message's dead letter, never a
                 # lost batch or a stopped agent.
                 except Exception as exc:  # noqa: BLE001
                     await self._failed(message, exc, role or "engine", batch)
-            await self._finish_round(batch, now)
+            more = await self._finish_round(batch, now)
+            while more and self._accepting:
+                await asyncio.sleep(0)  # a turn for the web server and the timers
+                more = await self._finish_round(_Batch(self._clock.now()), self._wall())
             await self._offsets.seek()
 
     async def _failed(self, message: Message, exc: Exception, source: str, batch: _Batch) -> None:
@@ -432,11 +453,19 @@ class EngineAgent:
 
     # -- releasing, applying, persisting
 
-    async def _finish_round(self, batch: _Batch, now: float) -> None:
+    async def _finish_round(self, batch: _Batch, now: float) -> bool:
+        """Release, apply, send and persist; True when a task had more to release.
+
+        At most :data:`ROUND_EVENTS` items are released, shared out over the tasks.
+        """
         answering_since = self._broker.answering_since(self._consumer.last_fetch_at(), now)
+        limit = max(ROUND_EVENTS // max(len(self.tasks), 1), 1)
+        more = False
         for task in self.tasks.values():
             await self._observe_direct_sources(task, now)
-            for pending in task.release(now, answering_since=answering_since):
+            released = task.release(now, answering_since=answering_since, limit=limit)
+            more = more or len(released) == limit
+            for pending in released:
                 await self._apply(pending, batch)
         passed_over = sum(task.merge.passed_over for task in self.tasks.values())
         if passed_over > self._passed_over:
@@ -482,6 +511,7 @@ class EngineAgent:
             await self._store.delivered()
         for tp, offset in batch.finish:
             self.acks.finish(tp, offset)
+        return more
 
     async def _observe_direct_sources(self, task: PartitionTask[Ticket], now: float) -> None:
         """Tell the merge which direct inputs are caught up, and as of when.
