@@ -469,11 +469,15 @@ async def _perform_seek_paused(self: Any) -> None:
     spent a second on records it then received a second time.
     """
     held = set(self._get_active_partitions())
+    generation = self.app.consumer_generation_id
     self.pause_partitions(held)
     try:
         await _original_perform_seek(self)
     finally:
-        self.resume_partitions(held)
+        # A rebalance meanwhile decides anew what runs (its recovery resumes the
+        # stream partitions only once the tables are restored): leave it to it.
+        if self.app.consumer_generation_id == generation:
+            self.resume_partitions(held)
 
 
 FETCH_MAX_WAIT_MS: Final = 100
