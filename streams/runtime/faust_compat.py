@@ -7,7 +7,7 @@ import contextlib
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import faust
@@ -119,6 +119,7 @@ async def _seek_to_committed_or_beginning(self: Any) -> Mapping[Any, int]:
     their beginning, which is what ``auto_offset_reset="earliest"`` means.
     """
     consumer = self._ensure_consumer()
+    getattr(self.consumer, SEEK_EPOCHS_ATTR).bump(self.consumer.assignment())
     committed: Mapping[Any, int] = await self.call_thread(consumer.seek_to_committed)
     unset = [tp for tp, offset in committed.items() if offset is None or offset <= 0]
     starts = {tp: offset for tp, offset in committed.items() if tp not in unset}
@@ -249,8 +250,47 @@ class ReadOffsets(defaultdict[Any, "int | None"]):
         return super().pop(tp, *default)
 
 
+class SeekEpochs:
+    """Per partition, how many seeks were asked for so far.
+
+    A seek makes the consumer fetch a partition again from the seek's offset,
+    so records of it fetched before the seek come again: the drain loop hands
+    on none that a seek overtook while it was handing on their fetch. Seen on
+    a worker started on a backlog: Faust's recovery resumes the partitions a
+    round trip before it seeks them, the first megabytes of the backlog were
+    handed on from before the seek and again after it (a second of start-up).
+    A seek is counted before it is asked for, so a record fetched after it is
+    never taken for one fetched before.
+    """
+
+    __slots__ = ("_epochs",)
+
+    def __init__(self) -> None:
+        self._epochs: dict[tuple[str, int], int] = {}
+
+    def bump(self, tps: Iterable[Any]) -> None:
+        """Seeks of these partitions are about to be asked for."""
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            self._epochs[key] = self._epochs.get(key, 0) + 1
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        """The counts now (taken once a fetch's records are in hand)."""
+        return dict(self._epochs)
+
+    def overtaken(self, snapshot: Mapping[tuple[str, int], int], tp: Any) -> bool:
+        """Whether a seek of ``tp`` was asked for since ``snapshot``."""
+        key = (tp.topic, tp.partition)
+        return self._epochs.get(key, 0) != snapshot.get(key, 0)
+
+
+SEEK_EPOCHS_ATTR: Final = "gridwatch_seek_epochs"
+"""Where the Faust consumer keeps its :class:`SeekEpochs`."""
+
+
 async def _seek_holding_read_offset(self: Any, partition: Any, offset: int) -> None:
     """Faust's ``Consumer.seek``, recording the seek in :class:`ReadOffsets`."""
+    getattr(self, SEEK_EPOCHS_ATTR).bump([partition])  # installed with this patch
     await self._seek(partition, offset)
     self._read_offset.sought(ensure_TP(partition), offset)  # installed with this patch
 
@@ -263,6 +303,7 @@ def _consumer_init(self: Any, *args: Any, **kwargs: Any) -> None:
     _original_consumer_init(self, *args, **kwargs)
     topics = self.app.topics
     self._read_offset = ReadOffsets(lambda tp: bool(topics.acks_enabled_for(tp.topic)))
+    setattr(self, SEEK_EPOCHS_ATTR, SeekEpochs())
 
 
 BATCHED_TOPICS_ATTR: Final = "gridwatch_batched_topics"
@@ -316,6 +357,12 @@ class Fetched:
         return bool(self.message.ack(self._consumer))
 
 
+class UrgentList(list[Fetched]):
+    """Messages of the app's :data:`URGENT_TOPICS_ATTR`, waiting first in an agent's queue."""
+
+    __slots__ = ()
+
+
 _last_queued: weakref.WeakKeyDictionary[Any, list[Fetched]] = weakref.WeakKeyDictionary()
 """Per channel, the list it was last handed (it may still wait in the channel's queue)."""
 
@@ -327,8 +374,8 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
     flow is stopped (a rebalance) and while the producer's buffer is full,
     track each message as unacknowledged, and queue it for the channel.
 
-    Messages of the app's :data:`URGENT_TOPICS_ATTR` join the next list the
-    agent takes instead.
+    Messages of the app's :data:`URGENT_TOPICS_ATTR` go into a list of their
+    own that the agent takes next (:class:`UrgentList`).
 
     While the agent is busy with a batch, later fetches join the list still
     waiting in its queue (up to :data:`MAX_BATCH_MESSAGES`), so the agent's
@@ -359,15 +406,19 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
         for channel in channels:
             into.setdefault(channel, []).append(Fetched(message, consumer, fetched_at))
     for channel, fetched in urgent_by_channel.items():
+        # A list of their own at the head of the queue, past the backpressure. The
+        # queue holds at most one such list, always first: each partition's order
+        # holds, every earlier message of these topics is in it or taken already.
         queue = channel.queue
-        head = queue._queue[0] if queue.qsize() else None  # asyncio.Queue's deque
-        if isinstance(head, list):
-            # Into the next list the agent takes, ahead of any waiting behind it, and
-            # past the backpressure. Each partition's order holds: every earlier
-            # message of these topics went into this list or one taken before it.
+        if not queue.qsize():
+            await queue.put(UrgentList(fetched))
+            _last_queued.pop(channel, None)  # later fetches must not join this one
+            continue
+        head = queue._queue[0]  # asyncio.Queue's deque: the next item the agent takes
+        if isinstance(head, UrgentList):
             head.extend(fetched)
         else:
-            by_channel.setdefault(channel, []).extend(fetched)
+            queue._queue.appendleft(UrgentList(fetched))
     for channel, fetched in by_channel.items():
         queue = channel.queue
         waiting = _last_queued.get(channel)
@@ -404,6 +455,7 @@ async def _drain_messages_batched(self: Any, fetcher: Any) -> None:  # pragma: n
     commit_every = self._commit_every
     acks_enabled_for = self.app.topics.acks_enabled_for
     batched: frozenset[str] = getattr(self.app, BATCHED_TOPICS_ATTR, frozenset())
+    seek_epochs: SeekEpochs = getattr(self, SEEK_EPOCHS_ATTR)
     yield_every = 100
     num_since_yield = 0
     try:
@@ -419,7 +471,12 @@ async def _drain_messages_batched(self: Any, fetcher: Any) -> None:  # pragma: n
             await self.sleep(0)
             if not self.should_stop:
                 fetched: list[Any] = []
+                epochs_at: dict[tuple[str, int], int] | None = None
                 async for tp, message in ait:
+                    if epochs_at is None:  # the fetch's records are in hand now
+                        epochs_at = seek_epochs.snapshot()
+                    if message.topic in batched and seek_epochs.overtaken(epochs_at, tp):
+                        continue  # a seek overtook it: fetched again from the seek's offset
                     num_since_yield += 1
                     if num_since_yield > yield_every:
                         await asyncio.sleep(0)
@@ -454,30 +511,6 @@ async def _drain_messages_batched(self: Any, fetcher: Any) -> None:  # pragma: n
         raise
     finally:
         unset_flag(CONSUMER_FETCHING)
-
-
-_original_perform_seek = FaustConsumer.perform_seek
-
-
-async def _perform_seek_paused(self: Any) -> None:
-    """Faust's ``perform_seek``, with the partitions it seeks held still until it is done.
-
-    Faust's recovery resumes the stream partitions and then seeks them to the
-    committed offsets, a broker round trip later. Meanwhile the consumer
-    fetched and handed on a backlog's first megabytes from the old position,
-    and after the seek the same records again: a worker started on a backlog
-    spent a second on records it then received a second time.
-    """
-    held = set(self._get_active_partitions())
-    generation = self.app.consumer_generation_id
-    self.pause_partitions(held)
-    try:
-        await _original_perform_seek(self)
-    finally:
-        # A rebalance meanwhile decides anew what runs (its recovery resumes the
-        # stream partitions only once the tables are restored): leave it to it.
-        if self.app.consumer_generation_id == generation:
-            self.resume_partitions(held)
 
 
 FETCH_MAX_WAIT_MS: Final = 100
@@ -523,6 +556,5 @@ def patch_faust() -> None:
     FaustConsumer.__init__ = _consumer_init  # type: ignore[method-assign]  # see ReadOffsets
     FaustConsumer.seek = _seek_holding_read_offset  # type: ignore[method-assign]  # see ReadOffsets
     FaustConsumer._drain_messages = _drain_messages_batched  # type: ignore[method-assign]  # see the function
-    FaustConsumer.perform_seek = _perform_seek_paused  # type: ignore[method-assign]  # see the function
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer_short_wait  # type: ignore[method-assign]  # see the function
     TableManager.on_start = _table_manager_start_at_once  # type: ignore[method-assign]  # see the function

@@ -76,6 +76,13 @@ arrive, and then releases it at once; the rest waits for the next round, which
 follows at once after the event loop had a turn (the web server, timers,
 heartbeats), so one round never holds the loop for seconds.
 """
+YIELD_EVERY = 1_000
+"""A batch gives the event loop a turn after this many messages.
+
+A fetch of a backlog is some 16,000 messages, most of a second's work: the
+hotline router, whose progress markers the merge waits for, the consumer and
+the web server would wait for all of it.
+"""
 BROKER_SILENCE_S = 10.0
 """No fetch response for this long: the broker is unreachable, no input is passed over."""
 
@@ -273,7 +280,9 @@ class EngineAgent:
                 batch.sent.append(await self._dead_letters.send_letter(letter, "assets"))
             now = self._wall()
             generation = self._generation()
-            for event in events:
+            for count, event in enumerate(events, start=1):
+                if not count % YIELD_EVERY:
+                    await asyncio.sleep(0)  # a turn for the router, the consumer, the web
                 message: Message = event.message
                 if is_stale(message, generation):
                     continue  # fetched before a rebalance: delivered again from the commit

@@ -1,0 +1,73 @@
+"""Records a seek overtook are not handed on: the seek fetches them again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, NamedTuple
+
+from streams.runtime.faust_compat import (
+    SEEK_EPOCHS_ATTR,
+    ReadOffsets,
+    SeekEpochs,
+    _seek_holding_read_offset,
+)
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+SENSOR0, SENSOR1 = TP("t.sensor", 0), TP("t.sensor", 1)
+
+
+def handed_on(epochs: SeekEpochs, fetch: list[TP], seek_after: int, sought: list[TP]) -> list[int]:
+    """The drain loop over one fetch, with a seek of ``sought`` asked for midway."""
+    snapshot = epochs.snapshot()  # the fetch's records are in hand
+    passed = []
+    for index, tp in enumerate(fetch):
+        if index == seek_after:
+            epochs.bump(sought)
+        if not epochs.overtaken(snapshot, tp):
+            passed.append(index)
+    return passed
+
+
+def test_a_seek_drops_the_rest_of_its_partitions_fetch_and_no_other():
+    epochs = SeekEpochs()
+    fetch = [SENSOR0, SENSOR1, SENSOR0, SENSOR1, SENSOR0]
+    assert handed_on(epochs, fetch, seek_after=2, sought=[SENSOR0]) == [0, 1, 3]
+    # The next fetch (after the seek was asked for) is handed on whole.
+    assert handed_on(epochs, fetch, seek_after=99, sought=[]) == [0, 1, 2, 3, 4]
+
+
+def test_partitions_are_told_apart_by_topic_and_number_whatever_their_type():
+    epochs = SeekEpochs()
+    snapshot = epochs.snapshot()
+    epochs.bump([TP("t.sensor", 0)])
+    assert epochs.overtaken(snapshot, SENSOR0)
+
+    class AiokafkaTP(NamedTuple):
+        topic: str
+        partition: int
+
+    assert epochs.overtaken(snapshot, AiokafkaTP("t.sensor", 0))
+    assert not epochs.overtaken(snapshot, AiokafkaTP("t.sensor", 1))
+
+
+def test_a_consumer_seek_is_counted_before_it_is_asked_for():
+    events: list[str] = []
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._read_offset = ReadOffsets(lambda tp: True)
+            setattr(self, SEEK_EPOCHS_ATTR, SeekEpochs())
+
+        async def _seek(self, partition: Any, offset: int) -> None:
+            epochs: SeekEpochs = getattr(self, SEEK_EPOCHS_ATTR)
+            events.append(f"seek counted={epochs.overtaken({}, partition)}")
+
+    consumer = Consumer()
+    asyncio.run(_seek_holding_read_offset(consumer, SENSOR0, 5))
+    assert events == ["seek counted=True"]
+    assert consumer._read_offset[SENSOR0] == 5
