@@ -180,18 +180,23 @@ async def raw_produce(bootstrap: str, routed: Sequence[Routed]) -> float:
         await producer.stop()
 
 
-async def raw_consume(bootstrap: str, topic: str, count: int) -> float:
-    """Read ``count`` records of ``topic`` from the start, decoding each with orjson; seconds."""
+def _reader(bootstrap: str, *topics: str, **options: Any) -> Any:
+    """A plain aiokafka consumer of ``topics`` without a group, from their start (not started)."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(
-        topic,
+    return AIOKafkaConsumer(
+        *topics,
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        max_partition_fetch_bytes=4 << 20,
+        **options,
     )
+
+
+async def raw_consume(bootstrap: str, topic: str, count: int) -> float:
+    """Read ``count`` records of ``topic`` from the start, decoding each with orjson; seconds."""
+    consumer = _reader(bootstrap, topic, max_partition_fetch_bytes=4 << 20)
     await consumer.start()
     try:
         seen = 0
@@ -218,15 +223,9 @@ async def _raw_loop(
     ``batched``, one ``send_batch`` per fetched partition (the client's fastest
     path), to the same partition number of ``out_topic``.
     """
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaProducer
 
-    consumer = AIOKafkaConsumer(
-        *inputs,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = _reader(bootstrap, *inputs)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=LINGER_MS, acks="all", enable_idempotence=True
     )
@@ -512,16 +511,7 @@ async def _read_alerts(
     bootstrap: str, topic: str, arrived: list[tuple[str, float]], stop: asyncio.Event
 ) -> None:
     """Read ``topic`` from the start until ``stop``; (event_time, wall time read) per alert."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=5,
-    )
+    consumer = _reader(bootstrap, topic, fetch_max_wait_ms=5)
     await consumer.start()
     try:
         while not stop.is_set():

@@ -231,11 +231,8 @@ class EngineAgent:
         async with self.lock:
             if not self._accepting:
                 return
-            more = any(task.waiting() for task in self.tasks.values())
-            while more and self._accepting:
-                more = await self._finish_round(_Batch(self._clock.now()), self._wall())
-                if more:
-                    await asyncio.sleep(0)
+            if any(task.waiting() for task in self.tasks.values()):
+                await self._finish_rounds(_Batch(self._clock.now()), self._wall())
             await self._offsets.seek()
 
     async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
@@ -308,10 +305,7 @@ class EngineAgent:
                 # lost batch or a stopped agent.
                 except Exception as exc:  # noqa: BLE001
                     await self._failed(message, exc, role or "engine", batch)
-            more = await self._finish_round(batch, now)
-            while more and self._accepting:
-                await asyncio.sleep(0)  # a turn for the web server and the timers
-                more = await self._finish_round(_Batch(self._clock.now()), self._wall())
+            await self._finish_rounds(batch, now)
             await self._offsets.seek()
 
     async def _failed(self, message: Message, exc: Exception, source: str, batch: _Batch) -> None:
@@ -461,6 +455,13 @@ class EngineAgent:
         return item
 
     # -- releasing, applying, persisting
+
+    async def _finish_rounds(self, batch: _Batch, now: float) -> None:
+        """Finish ``batch``'s round, then one more round at a time while there is more."""
+        more = await self._finish_round(batch, now)
+        while more:
+            await asyncio.sleep(0)  # a turn for the web server and the timers
+            more = await self._finish_round(_Batch(self._clock.now()), self._wall())
 
     async def _finish_round(self, batch: _Batch, now: float) -> bool:
         """Release, apply, send and persist; True when a task had more to release.
