@@ -289,9 +289,20 @@ SEEK_EPOCHS_ATTR: Final = "gridwatch_seek_epochs"
 
 
 async def _seek_holding_read_offset(self: Any, partition: Any, offset: int) -> None:
-    """Faust's ``Consumer.seek``, recording the seek in :class:`ReadOffsets`."""
+    """Faust's ``Consumer.seek``, recording the seek in :class:`ReadOffsets`.
+
+    The seek itself runs on the consumer's thread. Faust calls aiokafka's
+    ``seek`` from the event loop's thread, where it drops the partition's
+    fetched records while the consumer thread may be handing them out: seen
+    here as a ``KeyError`` in aiokafka's ``fetched_records`` that crashed the
+    fetcher and stopped the worker (a scaling run, 16 partitions).
+    """
     getattr(self, SEEK_EPOCHS_ATTR).bump([partition])  # installed with this patch
-    await self._seek(partition, offset)
+    thread = getattr(self, "_thread", None)
+    if thread is None:  # a consumer without a thread of its own
+        await self._seek(partition, offset)
+    else:
+        await thread.call_thread(thread.seek, partition, offset)
     self._read_offset.sought(ensure_TP(partition), offset)  # installed with this patch
 
 

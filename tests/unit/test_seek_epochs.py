@@ -71,3 +71,27 @@ def test_a_consumer_seek_is_counted_before_it_is_asked_for():
     asyncio.run(_seek_holding_read_offset(consumer, SENSOR0, 5))
     assert events == ["seek counted=True"]
     assert consumer._read_offset[SENSOR0] == 5
+
+
+def test_the_seek_runs_on_the_consumer_thread():
+    calls: list[str] = []
+
+    class Thread:
+        async def call_thread(self, method: Any, *args: Any) -> Any:
+            calls.append("on the consumer thread")
+            return method(*args)
+
+        def seek(self, partition: Any, offset: int) -> None:
+            calls.append(f"seek {partition.partition} {offset}")
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._thread = Thread()
+            self._read_offset = ReadOffsets(lambda tp: True)
+            setattr(self, SEEK_EPOCHS_ATTR, SeekEpochs())
+
+        async def _seek(self, partition: Any, offset: int) -> None:
+            calls.append("seek from the event loop's thread")
+
+    asyncio.run(_seek_holding_read_offset(Consumer(), SENSOR1, 9))
+    assert calls == ["on the consumer thread", "seek 1 9"]
