@@ -222,23 +222,13 @@ class EventTimeMerge(Generic[T]):
             bound = min(bound, source_bound)
         return bound
 
-    def release(
-        self, now: float, *, answering_since: float | None = _NEG_INF, limit: int | None = None
-    ) -> list[T]:
-        """Pop the items below the watermark, in canonical order (see :meth:`watermark`).
-
-        Args:
-            now: Wall-clock time.
-            answering_since: See :meth:`watermark`.
-            limit: Pop at most this many; the rest wait for the next call.
-        """
+    def release(self, now: float, *, answering_since: float | None = _NEG_INF) -> list[T]:
+        """Pop every item below the watermark, in canonical order (see :meth:`watermark`)."""
         watermark = self.watermark(now, answering_since=answering_since)
         out: list[T] = []
         heap = self._heap
         last: OrderKey | None = None
-        left = len(heap) if limit is None else limit
-        while heap and left > 0 and heap[0].key[0] < watermark:
-            left -= 1
+        while heap and heap[0].key[0] < watermark:
             pending = heapq.heappop(heap)
             last = pending.key
             out.append(pending.item)

@@ -129,11 +129,9 @@ class PartitionTask(Generic[T]):
         """A direct source was seen with nothing left at wall time ``at`` (None: lagging)."""
         self.merge.caught_up(source, at)
 
-    def release(
-        self, now: float, *, answering_since: float | None = -math.inf, limit: int | None = None
-    ) -> list[Pending[T]]:
-        """The items every source has moved past, in canonical order (at most ``limit``)."""
-        released = self.merge.release(now, answering_since=answering_since, limit=limit)
+    def release(self, now: float, *, answering_since: float | None = -math.inf) -> list[Pending[T]]:
+        """The items every source has moved past, in canonical order."""
+        released = self.merge.release(now, answering_since=answering_since)
         for pending in released:
             buffered = self._buffered.get(pending.source)
             if buffered is not None:

@@ -368,12 +368,6 @@ class Fetched:
         return bool(self.message.ack(self._consumer))
 
 
-class UrgentList(list[Fetched]):
-    """Messages of the app's :data:`URGENT_TOPICS_ATTR`, waiting first in an agent's queue."""
-
-    __slots__ = ()
-
-
 _last_queued: weakref.WeakKeyDictionary[Any, list[Fetched]] = weakref.WeakKeyDictionary()
 """Per channel, the list it was last handed (it may still wait in the channel's queue)."""
 
@@ -385,8 +379,8 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
     flow is stopped (a rebalance) and while the producer's buffer is full,
     track each message as unacknowledged, and queue it for the channel.
 
-    Messages of the app's :data:`URGENT_TOPICS_ATTR` go into a list of their
-    own that the agent takes next (:class:`UrgentList`).
+    Messages of the app's :data:`URGENT_TOPICS_ATTR` join the next list the
+    agent takes instead.
 
     While the agent is busy with a batch, later fetches join the list still
     waiting in its queue (up to :data:`MAX_BATCH_MESSAGES`), so the agent's
@@ -417,19 +411,17 @@ async def _deliver_fetched(consumer: Any, messages: list[Any]) -> None:
         for channel in channels:
             into.setdefault(channel, []).append(Fetched(message, consumer, fetched_at))
     for channel, fetched in urgent_by_channel.items():
-        # A list of their own at the head of the queue, past the backpressure. The
-        # queue holds at most one such list, always first: each partition's order
-        # holds, every earlier message of these topics is in it or taken already.
         queue = channel.queue
-        if not queue.qsize():
-            await queue.put(UrgentList(fetched))
-            _last_queued.pop(channel, None)  # later fetches must not join this one
-            continue
-        head = queue._queue[0]  # asyncio.Queue's deque: the next item the agent takes
-        if isinstance(head, UrgentList):
+        head = queue._queue[0] if queue.qsize() else None  # asyncio.Queue's deque
+        if isinstance(head, list):
+            # Into the next list the agent takes, ahead of any waiting behind it, and
+            # past the backpressure. Each partition's order holds: every earlier
+            # message of these topics went into this list or one taken before it.
+            # (A list of their own cost the agent a round of its own each time: a
+            # tenth of a 16-partition worker's throughput.)
             head.extend(fetched)
         else:
-            queue._queue.appendleft(UrgentList(fetched))
+            by_channel.setdefault(channel, []).extend(fetched)
     for channel, fetched in by_channel.items():
         queue = channel.queue
         waiting = _last_queued.get(channel)

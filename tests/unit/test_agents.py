@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import random
 
 import orjson
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from schemas import encode
 from streams.runtime.agents.common import partition_for
+from streams.runtime.agents.engine import KINDS
 from tests.engine_support import run
 from tests.factories import sensor_factory
 from tests.fakes import Cluster, FakeEvent, FakeMessage, Sent, unique
@@ -206,29 +208,38 @@ def test_the_agent_loop_takes_a_fetch_as_one_batch_and_an_event_as_a_batch_of_on
     assert received == len(handles)
 
 
-def test_a_backlog_released_a_few_items_a_round_gives_the_offline_alerts(monkeypatch):
+def test_a_long_round_gives_the_loop_turns_and_shows_its_progress(monkeypatch):
     import streams.runtime.agents.engine as engine_module
 
-    monkeypatch.setattr(engine_module, "ROUND_EVENTS", 3)
+    monkeypatch.setattr(engine_module, "YIELD_EVERY", 2)
     scenario = city()
     cluster = Cluster(scenario.assets)
-    rounds: list[int] = []
-    finish_round = cluster.engine._finish_round
+    rounds = 0
+    applied_at_each_count: list[float] = []
+    finish_round, count = cluster.engine._finish_round, cluster.engine._count
 
-    async def counting(batch, now):
-        more = await finish_round(batch, now)
-        rounds.append(len(batch.finish))
-        return more
+    async def counting_rounds(batch, now):
+        nonlocal rounds
+        rounds += 1
+        await finish_round(batch, now)
 
-    cluster.engine._finish_round = counting  # type: ignore[method-assign]
+    def counting(batch):
+        count(batch)
+        applied_at_each_count.append(
+            sum(cluster.sample("gridwatch_engine_events_total", kind=k) for k in KINDS)
+        )
+
+    cluster.engine._finish_round = counting_rounds  # type: ignore[method-assign]
+    cluster.engine._count = counting  # type: ignore[method-assign]
     for event in scenario.events:
         cluster.publish(event)
     cluster.settle()
     assert unique(cluster.alerts()) == expected(scenario)
     assert cluster.dead_letters() == []
-    # Each round released at most 3 items per task (1 with 4 tasks), and one batch of
-    # a backlog took several rounds.
-    assert len(rounds) > len(scenario.events) // 3
+    # Counted every two applied events, not only once a round.
+    assert len(applied_at_each_count) > rounds
+    steps = [b - a for a, b in itertools.pairwise(applied_at_each_count)]
+    assert max(steps) <= 2
 
 
 class _FetchedEvent(FakeEvent):

@@ -12,7 +12,6 @@ from streams.runtime.faust_compat import (
     MAX_QUEUED_FETCHES,
     URGENT_TOPICS_ATTR,
     Fetched,
-    UrgentList,
     _deliver_fetched,
 )
 
@@ -147,7 +146,7 @@ def test_each_message_carries_the_time_its_fetch_was_handed_over():
     asyncio.run(main())
 
 
-def test_urgent_messages_wait_first_in_a_list_of_their_own_past_the_backpressure():
+def test_urgent_messages_go_into_the_next_list_past_the_backpressure():
     async def main() -> None:
         engine = _Channel(asyncio.Queue())
         consumer = _Consumer({"sensor": {engine}, "internal": {engine}}, frozenset({"internal"}))
@@ -156,30 +155,25 @@ def test_urgent_messages_wait_first_in_a_list_of_their_own_past_the_backpressure
         def fetch(count: int) -> list[_Message]:
             return [_Message("sensor", next(offsets)) for _ in range(count)]
 
-        def listed(batch: list[Fetched]) -> list[tuple[str, int]]:
-            return [(h.message.topic, h.message.offset) for h in batch]
-
-        # Nothing waits: the urgent list goes first, the fetch's other messages after it.
+        # Nothing waits: urgent messages travel with the fetch's list, in fetch order.
         await _deliver_fetched(consumer, [_Message("internal", 0), *fetch(2)])
-        first = engine.queue.get_nowait()
-        assert isinstance(first, UrgentList)
-        assert listed(first) == [("internal", 0)]
-        assert listed(engine.queue.get_nowait()) == [("sensor", 0), ("sensor", 1)]
-        # The urgent list never takes a later fetch's readings.
-        await _deliver_fetched(consumer, [_Message("internal", 1)])
-        await _deliver_fetched(consumer, fetch(1))
-        assert listed(engine.queue.get_nowait()) == [("internal", 1)]
-        assert listed(engine.queue.get_nowait()) == [("sensor", 2)]
+        assert [(h.message.topic, h.message.offset) for h in engine.queue.get_nowait()] == [
+            ("sensor", 0), ("sensor", 1), ("internal", 0)
+        ]  # fmt: skip
         for _ in range(MAX_QUEUED_FETCHES):
             await _deliver_fetched(consumer, fetch(MAX_BATCH_MESSAGES))
-        # The channel is full: a reading's fetch would wait, urgent messages do not, and
-        # later ones join the urgent list waiting first, in order.
-        for offset in (2, 3):
-            await asyncio.wait_for(_deliver_fetched(consumer, [_Message("internal", offset)]), 5)
-        urgent = engine.queue.get_nowait()
-        assert listed(urgent) == [("internal", 2), ("internal", 3)]
+        # The channel is full: a sensor fetch would wait, urgent messages do not.
+        await asyncio.wait_for(
+            _deliver_fetched(consumer, [_Message("internal", 1), _Message("internal", 2)]), 5
+        )
         lists = [engine.queue.get_nowait() for _ in range(MAX_QUEUED_FETCHES)]
-        assert all(h.message.topic == "sensor" for batch in lists for h in batch)
-        assert engine.queue.empty()
+        internal = [
+            (index, h.message.offset)
+            for index, batch in enumerate(lists)
+            for h in batch
+            if h.message.topic == "internal"
+        ]
+        assert internal == [(0, 1), (0, 2)]  # at the end of the first list, in order
+        assert len(lists[0]) == MAX_BATCH_MESSAGES + 2
 
     asyncio.run(main())

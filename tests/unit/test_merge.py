@@ -182,28 +182,6 @@ def test_clear_drops_everything():
     assert merge.released is None
 
 
-@settings(max_examples=200, deadline=None)
-@given(sources(), st.data(), st.integers(1, 7))
-def test_releasing_a_few_at_a_time_keeps_the_canonical_order(by_source, data, limit):
-    merge: EventTimeMerge[OrderKey] = EventTimeMerge(idle_wait_s=0.1, max_wait_s=None)
-    for name in by_source:
-        merge.add_source(name, 0.0)
-    left = {name: len(keys) for name, keys in by_source.items()}
-    released: list[OrderKey] = []
-    for now, (name, key) in enumerate(interleave(data, by_source), start=1):
-        merge.push(name, key, key, float(now))
-        left[name] -= 1
-        if left[name] == 0:
-            merge.caught_up(name, float(now))
-        out = merge.release(float(now), limit=limit)
-        assert len(out) <= limit
-        released.extend(out)
-    while out := merge.release(1e9, limit=limit):
-        released.extend(out)
-    released.extend(merge.flush())
-    assert released == sorted(key for keys in by_source.values() for key in keys)
-
-
 def test_an_arrival_earlier_than_the_last_counts_as_the_last():
     # Fetch times of lists taken out of their fetch order (the router's markers go ahead
     # of a waiting backlog): arrival never goes back, so coverage is never overstated.

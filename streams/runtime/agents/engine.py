@@ -68,20 +68,16 @@ log = logging.getLogger(__name__)
 
 KINDS = ("sensor", "hotline", "inspection", "ack")
 """Event kinds, as the counters label them."""
-ROUND_EVENTS = 10_000
-"""Items one round releases from the merges at most, shared out over the tasks.
-
-A worker that starts on a backlog buffers it until the first progress markers
-arrive, and then releases it at once; the rest waits for the next round, which
-follows at once after the event loop had a turn (the web server, timers,
-heartbeats), so one round never holds the loop for seconds.
-"""
 YIELD_EVERY = 1_000
-"""A batch gives the event loop a turn after this many messages.
+"""A batch gives the event loop a turn after this many messages, and a round after
+this many applied events (whose counts it then adds to the counters).
 
-A fetch of a backlog is some 16,000 messages, most of a second's work: the
-hotline router, whose progress markers the merge waits for, the consumer and
-the web server would wait for all of it.
+A fetch of a backlog is some 16,000 messages, and a worker started on a
+backlog releases all it buffered in one round: seconds of work that the
+hotline router (whose progress markers the merge waits for), the consumer and
+the web server would wait for. A round is not cut short instead: each round
+writes the state of every asset it touched, and rounds of 10,000 events cut a
+10,000-asset worker's throughput from 8.8k to 2.8k events/s.
 """
 BROKER_SILENCE_S = 10.0
 """No fetch response for this long: the broker is unreachable, no input is passed over."""
@@ -232,7 +228,7 @@ class EngineAgent:
             if not self._accepting:
                 return
             if any(task.waiting() for task in self.tasks.values()):
-                await self._finish_rounds(_Batch(self._clock.now()), self._wall())
+                await self._finish_round(_Batch(self._clock.now()), self._wall())
             await self._offsets.seek()
 
     async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
@@ -305,7 +301,7 @@ class EngineAgent:
                 # lost batch or a stopped agent.
                 except Exception as exc:  # noqa: BLE001
                     await self._failed(message, exc, role or "engine", batch)
-            await self._finish_rounds(batch, now)
+            await self._finish_round(batch, now)
             await self._offsets.seek()
 
     async def _failed(self, message: Message, exc: Exception, source: str, batch: _Batch) -> None:
@@ -456,27 +452,19 @@ class EngineAgent:
 
     # -- releasing, applying, persisting
 
-    async def _finish_rounds(self, batch: _Batch, now: float) -> None:
-        """Finish ``batch``'s round, then one more round at a time while there is more."""
-        more = await self._finish_round(batch, now)
-        while more:
-            await asyncio.sleep(0)  # a turn for the web server and the timers
-            more = await self._finish_round(_Batch(self._clock.now()), self._wall())
-
-    async def _finish_round(self, batch: _Batch, now: float) -> bool:
-        """Release, apply, send and persist; True when a task had more to release.
-
-        At most :data:`ROUND_EVENTS` items are released, shared out over the tasks.
-        """
+    async def _finish_round(self, batch: _Batch, now: float) -> None:
+        """Release, apply, send and persist; the loop gets a turn every :data:`YIELD_EVERY`."""
         answering_since = self._broker.answering_since(self._consumer.last_fetch_at(), now)
-        limit = max(ROUND_EVENTS // max(len(self.tasks), 1), 1)
-        more = False
+        since_turn = 0
         for task in self.tasks.values():
             await self._observe_direct_sources(task, now)
-            released = task.release(now, answering_since=answering_since, limit=limit)
-            more = more or len(released) == limit
-            for pending in released:
+            for pending in task.release(now, answering_since=answering_since):
                 await self._apply(pending, batch)
+                since_turn += 1
+                if since_turn == YIELD_EVERY:
+                    since_turn = 0
+                    self._count(batch)  # progress shows while a long round runs
+                    await asyncio.sleep(0)
         passed_over = sum(task.merge.passed_over for task in self.tasks.values())
         if passed_over > self._passed_over:
             self._metrics.merge_passed_over.inc(passed_over - self._passed_over)
@@ -491,13 +479,7 @@ class EngineAgent:
             )
         self._passed_over = passed_over
         self._metrics.merge_waiting.set(sum(task.waiting() for task in self.tasks.values()))
-        for counters, counts in (
-            (self._received, batch.received),
-            (self._consumed, batch.consumed),
-            (self._engine_events, batch.applied),
-        ):
-            for name, count in counts.items():
-                counters[name].inc(count)
+        self._count(batch)
         if batch.newest_applied is not None:
             lag = self._clock.now().timestamp() - batch.newest_applied
             self._metrics.stream_lag.set(max(0.0, lag))
@@ -521,7 +503,17 @@ class EngineAgent:
             await self._store.delivered()
         for tp, offset in batch.finish:
             self.acks.finish(tp, offset)
-        return more
+
+    def _count(self, batch: _Batch) -> None:
+        """Add the round's counts so far to the counters (and start them again)."""
+        for counters, counts in (
+            (self._received, batch.received),
+            (self._consumed, batch.consumed),
+            (self._engine_events, batch.applied),
+        ):
+            for name, count in counts.items():
+                counters[name].inc(count)
+            counts.clear()
 
     async def _observe_direct_sources(self, task: PartitionTask[Ticket], now: float) -> None:
         """Tell the merge which direct inputs are caught up, and as of when.
