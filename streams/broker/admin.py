@@ -231,10 +231,9 @@ def _describe(client: Any, names: Sequence[str]) -> dict[str, tuple[int, int]]:
     }
 
 
-def partition_count(client: Any, name: str) -> int | None:
-    """How many partitions topic ``name`` has, or None when it does not exist."""
-    found = _describe(client, [name]).get(name)
-    return None if found is None else found[0]
+def partition_counts(client: Any, names: Sequence[str]) -> dict[str, int]:
+    """Topic name -> its partition count, for the topics of ``names`` that exist."""
+    return {name: partitions for name, (partitions, _) in _describe(client, names).items()}
 
 
 def live_brokers(client: Any) -> int:

@@ -18,7 +18,7 @@ import orjson
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 
-from streams.broker.admin import admin_client
+from streams.broker.admin import admin_client, partition_counts
 from streams.broker.clients import open_consumer
 from streams.core.settings import Settings
 from streams.core.topics import STATE_OWNER_FIELD, Topics
@@ -49,12 +49,7 @@ def partition_count(settings: Settings) -> int:
     topics = Topics.of(settings)
     names = co_partitioned_topics(topics)
     with admin_client(settings.bootstrap, security=settings.kafka_security) as client:
-        described = client.describe_topics(list(names))
-    counts = {
-        (topic.get("topic") or topic.get("name")): len(topic["partitions"])
-        for topic in described
-        if topic.get("error_code", 0) == 0
-    }
+        counts = partition_counts(client, list(names))
     distinct = set(counts.values())
     if len(distinct) > 1:
         listing = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))

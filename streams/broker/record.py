@@ -29,7 +29,7 @@ from typing import Any, Final
 import orjson
 from kafka.errors import KafkaError as KafkaPythonError
 
-from streams.broker.admin import admin_client, partition_count
+from streams.broker.admin import admin_client, partition_counts
 from streams.broker.clients import open_async_consumer
 from streams.core.settings import Settings
 from streams.core.timefmt import epoch_ms
@@ -223,7 +223,7 @@ async def _read_topic(
 
     try:
         with admin_client(settings.bootstrap, security=settings.kafka_security) as client:
-            count = partition_count(client, topic)
+            count = partition_counts(client, [topic]).get(topic)
     except KafkaPythonError as exc:
         raise RecordError(f"reading {topic} from {settings.bootstrap} failed: {exc}") from exc
     if not count:

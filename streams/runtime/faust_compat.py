@@ -263,16 +263,19 @@ class SeekEpochs:
     never taken for one fetched before.
     """
 
-    __slots__ = ("_epochs",)
+    __slots__ = ("_epochs", "seeks")
 
     def __init__(self) -> None:
         self._epochs: dict[tuple[str, int], int] = {}
+        self.seeks = 0
+        """Seeks asked for, all partitions together: unchanged, nothing was overtaken."""
 
     def bump(self, tps: Iterable[Any]) -> None:
         """Seeks of these partitions are about to be asked for."""
         for tp in tps:
             key = (tp.topic, tp.partition)
             self._epochs[key] = self._epochs.get(key, 0) + 1
+            self.seeks += 1
 
     def snapshot(self) -> dict[tuple[str, int], int]:
         """The counts now (taken once a fetch's records are in hand)."""
@@ -475,10 +478,15 @@ async def _drain_messages_batched(self: Any, fetcher: Any) -> None:  # pragma: n
             if not self.should_stop:
                 fetched: list[Any] = []
                 epochs_at: dict[tuple[str, int], int] | None = None
+                seeks_at = 0
                 async for tp, message in ait:
                     if epochs_at is None:  # the fetch's records are in hand now
-                        epochs_at = seek_epochs.snapshot()
-                    if message.topic in batched and seek_epochs.overtaken(epochs_at, tp):
+                        epochs_at, seeks_at = seek_epochs.snapshot(), seek_epochs.seeks
+                    if (
+                        seek_epochs.seeks != seeks_at  # per partition only after a seek
+                        and message.topic in batched
+                        and seek_epochs.overtaken(epochs_at, tp)
+                    ):
                         continue  # a seek overtook it: fetched again from the seek's offset
                     num_since_yield += 1
                     if num_since_yield > yield_every:

@@ -279,9 +279,9 @@ class EngineAgent:
                 message: Message = event.message
                 if is_stale(message, generation):
                     continue  # fetched before a rebalance: delivered again from the commit
-                arrival = min(getattr(event, "fetched_at", now), now)
                 if not self._offsets.admit(message.topic, message.partition, message.offset):
                     continue  # offsets before it were skipped: read again from the first
+                arrival = min(getattr(event, "fetched_at", now), now)
                 tp = (message.topic, message.partition)
                 self.acks.track(tp, message.offset, event)
                 if self._observe is not None:
