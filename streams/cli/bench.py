@@ -213,11 +213,15 @@ def bench_pipeline_command(
         "",
     )
     for row in result["workers"]:
+        formed = row.get("start_to_group_formed_s")
         table.add_row(
-            f"gridwatch workers: {row['workers']}",
+            f"gridwatch workers: {row['workers']}"
+            + ("" if row["workers"] == 1 else f" ({row['speedup_over_one']}x one)"),
             f"{row['events_per_s']:,.0f}",
             f"{row['ratio_to_raw_loop']}",
-            f"{row['start_to_first_applied_s']:.1f} s",
+            f"{row['start_to_first_applied_s']:.1f} s"
+            if formed is None
+            else f"group {formed:.1f} s",
             f"{row['backlog_events_per_s']:,.0f}/s",
         )
     out.print(table)

@@ -70,7 +70,15 @@ from streams.lab.labrun import LabRun, get_json, metric_sum, scrape
 from streams.lab.simulate import default_start, run_simulation
 
 POLL_S: Final = 0.05
-"""How often the workers' metrics are read while they work."""
+"""How often readiness is asked for, and the first input awaited."""
+WORK_POLL_S: Final = 0.25
+"""How often the workers' metrics are read while they work. The times of the first
+and the last event applied come from the workers' own gauges, so a slower poll
+loses no precision; at 20 a second the scrapes took an eighth of a worker's loop."""
+FORMED_S: Final = 1.0
+"""Every worker of a group stayed ready this long: the group has formed."""
+WRITE_FLOOR_PER_S: Final = 5000.0
+"""Events/s the backlog is written at, at the least (a stopped group's session lasts that)."""
 SETTLE_S: Final = 1.0
 """The applied count has not moved for this long: the workers are done."""
 READY_TIMEOUT_S: Final = 120.0
@@ -279,12 +287,16 @@ class Progress:
         applied: Events the engines applied.
         waiting: Events held in the event-time merges.
         settled: Every worker is ready and has received input (the group is formed).
+        first_applied_at: Unix time of the first event any worker applied (0: none yet).
+        last_applied_at: Unix time of the last event any worker applied (0: none yet).
     """
 
     received: float
     applied: float
     waiting: float
     settled: bool
+    first_applied_at: float = 0.0
+    last_applied_at: float = 0.0
 
 
 @dataclass
@@ -292,11 +304,19 @@ class WorkerPool:
     """``gridwatch worker`` processes of one group, and their metrics."""
 
     webs: list[str]
-    spawned_at: float
+    origin_at: float
+    """Monotonic time the pool's times count from: the spawn, or :meth:`restart_clock`."""
+    origin_wall: float
+    """The same moment on the wall clock (the workers' gauges are wall times)."""
+
+    def restart_clock(self) -> None:
+        """Count the pool's times from now on (a group formed before its backlog came)."""
+        self.origin_at, self.origin_wall = time.monotonic(), time.time()
 
     def progress(self) -> Progress | None:
         """The workers' metrics now; None when one of them did not answer."""
-        received = applied = waiting = 0.0
+        received = applied = waiting = last_applied_at = 0.0
+        first_applied_at = math.inf
         settled = True
         for web in self.webs:
             samples = scrape(f"{web}/metrics")
@@ -308,6 +328,11 @@ class WorkerPool:
                     applied += sample.value
                 elif sample.name == "gridwatch_merge_waiting_events":
                     waiting += sample.value
+                elif sample.name == "gridwatch_engine_first_applied_timestamp_seconds":
+                    if sample.value > 0:
+                        first_applied_at = min(first_applied_at, sample.value)
+                elif sample.name == "gridwatch_engine_last_applied_timestamp_seconds":
+                    last_applied_at = max(last_applied_at, sample.value)
                 elif (
                     sample.name == "gridwatch_messages_received_total"
                     and sample.labels.get("input") in INPUT_ROLES
@@ -316,7 +341,14 @@ class WorkerPool:
             received += mine
             health = get_json(f"{web}/health") or {}
             settled = settled and health.get("status") == "ready" and mine > 0
-        return Progress(received, applied, waiting, settled)
+        return Progress(
+            received,
+            applied,
+            waiting,
+            settled,
+            0.0 if math.isinf(first_applied_at) else first_applied_at,
+            last_applied_at,
+        )
 
 
 def _free_port() -> int:
@@ -338,7 +370,7 @@ def start_workers(
     """Spawn ``count`` workers of one group on ``prefix``'s topics (``extra_env`` on top)."""
     executable = str(Path(sys.executable).parent / "gridwatch")
     webs = []
-    spawned_at = time.monotonic()
+    origin_at, origin_wall = time.monotonic(), time.time()
     for index in range(count):
         port = _free_port()
         home = run.home / f"{app_id}-{index}"
@@ -351,14 +383,14 @@ def start_workers(
             web_host="127.0.0.1",
             GRIDWATCH_PARTITIONS=str(settings.partitions),
             GRIDWATCH_LOG_LEVEL="warning",
-            # The bench reads /metrics 20 times a second per worker.
+            # The bench reads /metrics and /health 4 times a second per worker.
             GRIDWATCH_API_RATE_PER_S="1000",
             GRIDWATCH_API_BURST="1000",
             **extra_env,
         )
         run.spawn(f"{app_id}-{index}", [executable, "worker"], env)
         webs.append(f"http://127.0.0.1:{port}")
-    return WorkerPool(webs, spawned_at)
+    return WorkerPool(webs, origin_at, origin_wall)
 
 
 def _check_alive(run: LabRun, since: int) -> None:
@@ -369,15 +401,26 @@ def _check_alive(run: LabRun, since: int) -> None:
             )
 
 
-def wait_ready(run: LabRun, pool: WorkerPool, since: int) -> float:
-    """Wait until every worker answers ``/health`` as ready; seconds since the spawn."""
+def wait_ready(run: LabRun, pool: WorkerPool, since: int, steady_s: float = 0.0) -> float:
+    """Wait until every worker answers ``/health`` as ready; seconds since the spawn.
+
+    With ``steady_s``, every worker must have stayed ready that long: a worker is
+    ready only while it holds partitions outside a rebalance, so a group whose
+    workers all stayed ready has formed.
+    """
     deadline = time.monotonic() + READY_TIMEOUT_S
+    ready_since: float | None = None
     while True:
         _check_alive(run, since)
         states = [(get_json(f"{web}/health") or {}).get("status") for web in pool.webs]
+        now = time.monotonic()
         if all(state == "ready" for state in states):
-            return time.monotonic() - pool.spawned_at
-        if time.monotonic() > deadline:
+            ready_since = now if ready_since is None else ready_since
+            if now - ready_since >= steady_s:
+                return now - pool.origin_at
+        else:
+            ready_since = None
+        if now > deadline:
             raise PipelineBenchError(f"workers not ready in {READY_TIMEOUT_S:.0f}s: {states}")
         time.sleep(POLL_S)
 
@@ -430,8 +473,12 @@ class WorkerTiming:
 
 
 def drain(run: LabRun, pool: WorkerPool, since: int, inputs: int) -> WorkerTiming:
-    """Poll the workers until they applied the backlog of ``inputs`` input messages."""
-    first_received = first_applied = None
+    """Poll the workers until they applied the backlog of ``inputs`` input messages.
+
+    The first and the last event applied are the workers' own gauges (their wall
+    clock, the same machine's); receiving and settling are seen by the poll.
+    """
+    first_received = None
     last_applied, last_change = 0.0, time.monotonic()
     deadline = time.monotonic() + WORK_TIMEOUT_S
     seen = Progress(0.0, 0.0, 0.0, False)
@@ -450,27 +497,26 @@ def drain(run: LabRun, pool: WorkerPool, since: int, inputs: int) -> WorkerTimin
             continue
         seen = progress
         if first_received is None and seen.received > 0:
-            first_received = now
-        if first_applied is None and seen.applied > 0:
-            first_applied = now
+            first_received = now - pool.origin_at
         if settled_at is None and seen.settled:
-            settled_at = (now, seen.applied)
+            settled_at = (now - pool.origin_at, seen.applied)
         if seen.applied != last_applied:
             last_applied, last_change = seen.applied, now
         settled = now - last_change >= SETTLE_S
         if seen.received >= inputs and seen.applied > 0 and settled and seen.waiting == 0:
             assert first_received is not None
-            assert first_applied is not None
             settled_s, settled_applied = settled_at or (first_received, 0.0)
+            first_applied_s = seen.first_applied_at - pool.origin_wall
             return WorkerTiming(
-                first_received - pool.spawned_at,
-                first_applied - pool.spawned_at,
-                last_change - pool.spawned_at,
+                # A worker's gauge can be a poll ahead of its first input seen.
+                min(first_received, first_applied_s),
+                first_applied_s,
+                seen.last_applied_at - pool.origin_wall,
                 int(seen.applied),
-                settled_s - pool.spawned_at,
+                settled_s,
                 int(settled_applied),
             )
-        time.sleep(POLL_S)
+        time.sleep(WORK_POLL_S)
 
 
 # -- latency at a fixed input rate
@@ -699,29 +745,7 @@ def _stages(
 
     result["workers"] = []
     for count in options.workers:
-        console.print(f"{count} gridwatch worker(s) on the backlog …")
-        # Fresh topics holding the same backlog for every run: nothing left by the previous.
-        topics = Topics(f"{base}.w{count}.")
-        prepare_topics(settings, topics, city.assets, city.seed)
-        asyncio.run(raw_produce(bootstrap, retarget(city.routed, topics)))
-        since = len(run.children)
-        pool = start_workers(run, settings, topics.prefix, f"{base}-w{count}", count)
-        timing = drain(run, pool, since, city.events)
-        run.stop_children(since)
-        rate = timing.events_per_s
-        result["workers"].append(
-            {
-                "workers": count,
-                "events_per_s": rate,
-                "measured_from": "settled" if timing.steady else "first_received",
-                "ratio_to_raw_loop": _ratio(rate, raw_rate),
-                "backlog_events_per_s": timing.backlog_events_per_s,
-                "steady_events": timing.steady_events,
-                "start_to_first_received_s": round(timing.first_received_s, 2),
-                "start_to_first_applied_s": round(timing.first_applied_s, 2),
-                "applied": timing.applied,
-            }
-        )
+        result["workers"].append(_worker_run(run, settings, city, base, count, raw_rate, console))
     one = next((row for row in result["workers"] if row["workers"] == 1), None)
     for row in result["workers"]:
         row["speedup_over_one"] = (
@@ -734,6 +758,80 @@ def _stages(
     return result
 
 
+def _worker_run(
+    run: LabRun,
+    settings: Settings,
+    city: City,
+    base: str,
+    count: int,
+    raw_rate: float,
+    console: Console,
+) -> dict[str, Any]:
+    """One group of ``count`` workers through the city's backlog (see the module)."""
+    # Fresh topics holding the same backlog for every run: nothing left by the previous.
+    topics = Topics(f"{base}.w{count}.")
+    prepare_topics(settings, topics, city.assets, city.seed)
+    routed = retarget(city.routed, topics)
+    since = len(run.children)
+    row: dict[str, Any] = {"workers": count}
+    if count == 1:
+        console.print("1 gridwatch worker on the backlog …")
+        asyncio.run(raw_produce(settings.bootstrap, routed))
+        pool = start_workers(run, settings, topics.prefix, f"{base}-w{count}", count)
+        row["backlog"] = "before_start"
+    else:
+        # Workers started together join their group at different moments: the
+        # first one alone takes every partition and starts, and a rebalance
+        # follows on a backlog of a few seconds (Kafka's default
+        # group.initial.rebalance.delay.ms, 3 s, exists for that; the local broker
+        # sets 0). So the group forms first on empty inputs; its workers are
+        # stopped (SIGSTOP) while the backlog is written, so that the producer
+        # takes none of their time, and continue (SIGCONT) on the whole backlog.
+        # Their session outlasts the write.
+        console.print(f"{count} gridwatch workers: the group forms, then the backlog comes …")
+        session_s = max(settings.session_timeout_s, city.events / WRITE_FLOOR_PER_S)
+        pool = start_workers(
+            run,
+            settings,
+            topics.prefix,
+            f"{base}-w{count}",
+            count,
+            GRIDWATCH_SESSION_TIMEOUT_S=f"{session_s:g}",
+        )
+        row["start_to_group_formed_s"] = round(wait_ready(run, pool, since, FORMED_S), 2)
+        workers = run.children[since:]
+        for child in workers:
+            child.send_signal(signal.SIGSTOP)
+        try:
+            asyncio.run(raw_produce(settings.bootstrap, routed))
+        finally:
+            pool.restart_clock()
+            for child in workers:
+                child.send_signal(signal.SIGCONT)
+        row["backlog"] = "after_group_formed"
+    timing = drain(run, pool, since, city.events)
+    run.stop_children(since)
+    if count == 1:
+        rate = timing.events_per_s
+        row["measured_from"] = "settled" if timing.steady else "first_received"
+    else:
+        # From the moment the workers continued on the whole backlog.
+        rate = _rate(timing.applied, timing.done_s)
+        row["measured_from"] = "continued"
+    row.update(
+        {
+            "events_per_s": rate,
+            "ratio_to_raw_loop": _ratio(rate, raw_rate),
+            "backlog_events_per_s": timing.backlog_events_per_s,
+            "steady_events": timing.steady_events,
+            "start_to_first_received_s": round(timing.first_received_s, 2),
+            "start_to_first_applied_s": round(timing.first_applied_s, 2),
+            "applied": timing.applied,
+        }
+    )
+    return row
+
+
 def _faust_bare(run: LabRun, bootstrap: str, prefix: str, count: int) -> float:
     """Events/s of :mod:`streams.lab.faust_bare` on ``prefix``'s backlog (a child process)."""
     log = run.home / "faust-bare.log"
@@ -742,6 +840,8 @@ def _faust_bare(run: LabRun, bootstrap: str, prefix: str, count: int) -> float:
             [sys.executable, "-m", "streams.lab.faust_bare", bootstrap, prefix, str(count)],
             stdout=subprocess.PIPE,
             stderr=errors,
+            # Faust keeps its (empty) table directory in the working directory.
+            cwd=run.home,
             timeout=WORK_TIMEOUT_S,
             check=False,
         )

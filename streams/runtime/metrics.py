@@ -67,6 +67,16 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.engine_first_applied = Gauge(
+            "gridwatch_engine_first_applied_timestamp_seconds",
+            "Unix time at which this worker's engine first applied an event (0: not yet).",
+            registry=registry,
+        )
+        self.engine_last_applied = Gauge(
+            "gridwatch_engine_last_applied_timestamp_seconds",
+            "Unix time at which this worker's engine last applied an event (0: not yet).",
+            registry=registry,
+        )
         self.redelivered = Counter(
             "gridwatch_engine_redelivered_total",
             "Messages delivered again (restart, rebalance or a seek back) and skipped: handled.",

@@ -56,13 +56,18 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
     # apply a few again after their rebalance (at least once), never fewer.
     assert 0.99 * result["events"] <= runs[1]["applied"] <= result["events"]
     assert runs[2]["applied"] >= runs[1]["applied"]
+    # One worker starts on the backlog; two form their group before it is written.
+    assert runs[1]["backlog"] == "before_start"
+    assert "start_to_group_formed_s" not in runs[1]
+    assert runs[2]["backlog"] == "after_group_formed"
+    assert runs[2]["start_to_group_formed_s"] > 0
+    assert runs[2]["measured_from"] == "continued"
     for row in runs.values():
         assert 0 <= row["steady_events"] <= row["applied"]
         # The settled group's rate when it applied at least half, else the whole backlog's.
         if row["measured_from"] == "first_received":
             assert row["events_per_s"] == row["backlog_events_per_s"]
-        else:
-            assert row["measured_from"] == "settled"
+        elif row["measured_from"] == "settled":
             assert 2 * row["steady_events"] >= row["applied"]
         assert 0 < row["start_to_first_received_s"] <= row["start_to_first_applied_s"]
         assert row["events_per_s"] > 0

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import itertools
 import random
+import time
 
 import orjson
 from hypothesis import HealthCheck, given, settings
@@ -240,6 +241,28 @@ def test_a_long_round_gives_the_loop_turns_and_shows_its_progress(monkeypatch):
     assert len(applied_at_each_count) > rounds
     steps = [b - a for a, b in itertools.pairwise(applied_at_each_count)]
     assert max(steps) <= 2
+
+
+def test_the_first_and_last_applied_times_follow_the_applied_count():
+    scenario = city()
+    cluster = Cluster(scenario.assets)
+    first = "gridwatch_engine_first_applied_timestamp_seconds"
+    last = "gridwatch_engine_last_applied_timestamp_seconds"
+    assert cluster.sample(first) == cluster.sample(last) == 0
+    before = time.time()
+    for event in scenario.events[:5]:
+        cluster.publish(event)
+    cluster.settle()
+    started, latest = cluster.sample(first), cluster.sample(last)
+    assert before <= started <= latest <= time.time()
+    for event in scenario.events[5:]:
+        cluster.publish(event)
+    cluster.settle()
+    # The first stays; the last moves with every count added.
+    assert cluster.sample(first) == started
+    assert cluster.sample(last) >= latest
+    applied = sum(cluster.sample("gridwatch_engine_events_total", kind=k) for k in KINDS)
+    assert applied > 5
 
 
 class _FetchedEvent(FakeEvent):

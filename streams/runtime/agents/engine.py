@@ -203,6 +203,9 @@ class EngineAgent:
         self._passed_over = 0
         self._broker = BrokerContact(BROKER_SILENCE_S)
         self._engine_events = {kind: metrics.engine_events.labels(kind) for kind in KINDS}
+        self._first_applied = metrics.engine_first_applied
+        self._last_applied = metrics.engine_last_applied
+        self._applied_any = False
         self._consumed = {kind: metrics.events_consumed.labels(kind) for kind in KINDS}
         self._received = {
             role: metrics.messages_received.labels(role)
@@ -506,6 +509,14 @@ class EngineAgent:
 
     def _count(self, batch: _Batch) -> None:
         """Add the round's counts so far to the counters (and start them again)."""
+        if batch.applied:
+            # The wall times of the first and the latest count: when the engine
+            # started applying (start-up) and whether it still does (staleness).
+            at = time.time()
+            if not self._applied_any:
+                self._applied_any = True
+                self._first_applied.set(at)
+            self._last_applied.set(at)
         for counters, counts in (
             (self._received, batch.received),
             (self._consumed, batch.consumed),
