@@ -243,6 +243,74 @@ def test_a_long_round_gives_the_loop_turns_and_shows_its_progress(monkeypatch):
     assert max(steps) <= 2
 
 
+def _step_until_written_later(cluster: Cluster) -> None:
+    """Deliver and let time pass, as ``settle`` does, until a round applied events
+    whose states it left for a later round (something still waited)."""
+    for step in range(1000):  # the router's heartbeats keep its topic pending: bounded
+        pending = cluster.pending()
+        if not pending:
+            break
+        topic, partition = pending[step % len(pending)]  # every partition in turn
+        cluster.deliver(topic, partition, 5)
+        if cluster.pipeline.engine.dirty:
+            return
+        # Earlier arrivals become old enough to pass while later ones wait.
+        cluster.wall.advance(cluster.idle_wait_s)
+        asyncio.run(cluster.router.heartbeat())
+        cluster.tick()
+        if cluster.pipeline.engine.dirty:
+            return
+    raise AssertionError("no round left its states for later")
+
+
+def test_under_a_backlog_states_are_written_together_and_acknowledged_after(monkeypatch):
+    import streams.runtime.agents.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PERSIST_EVERY_S", 1e9)  # never due by time alone
+    scenario = city()
+    cluster = Cluster(scenario.assets)
+    writes: list[tuple[bool, int]] = []  # (something still waits, states written) per round
+    finish_round = cluster.engine._finish_round
+
+    async def recording_rounds(batch, now):
+        before = cluster.sample("gridwatch_state_writes_total")
+        await finish_round(batch, now)
+        waiting = any(task.waiting() for task in cluster.engine.tasks.values())
+        writes.append((waiting, int(cluster.sample("gridwatch_state_writes_total") - before)))
+
+    cluster.engine._finish_round = recording_rounds  # type: ignore[method-assign]
+    for event in scenario.events:
+        cluster.publish(event)
+    _step_until_written_later(cluster)
+    unwritten = set(cluster.pipeline.engine.dirty)
+    assert not any(asset.encode() in cluster.table.durable for asset in unwritten)
+    # The messages of those rounds are not acknowledged, so not committed.
+    delivered = sum(len(events) for events in cluster.events.values())
+    assert sum(cluster.committed.values()) < delivered
+    cluster.settle()
+    # While something waited, only the very first round wrote (none had before it).
+    assert [n for waiting, n in writes[1:] if waiting] == [0] * sum(w for w, _ in writes[1:])
+    assert any(n > 0 for waiting, n in writes if not waiting)  # written once nothing waited
+    assert not cluster.pipeline.engine.dirty
+    assert all(asset.encode() in cluster.table.durable for asset in unwritten)
+    assert unique(cluster.alerts()) == expected(scenario)
+
+
+def test_a_crash_before_the_states_are_written_loses_nothing(monkeypatch):
+    import streams.runtime.agents.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PERSIST_EVERY_S", 1e9)
+    scenario = city()
+    cluster = Cluster(scenario.assets)
+    for event in scenario.events:
+        cluster.publish(event)
+    _step_until_written_later(cluster)
+    cluster.crash()  # the applied, unwritten states are gone with the worker
+    cluster.settle()
+    assert unique(cluster.alerts()) == expected(scenario)
+    assert cluster.dead_letters() == []
+
+
 def test_the_first_and_last_applied_times_follow_the_applied_count():
     scenario = city()
     cluster = Cluster(scenario.assets)
