@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
@@ -35,12 +35,16 @@ from streams.runtime.faust_compat import (
     ConfirmedTable,
     GridwatchApp,
     SharedTopicGlobalTable,
+    fetch_first,
     patch_faust,
 )
 from streams.runtime.health import ProgressWatch, StallGuard
 from streams.runtime.kafka_auth import faust_credentials
 from streams.runtime.metrics import FAUST_PREFIX, Metrics
 from streams.runtime.web import register_views, web_application_options
+
+MAX_POLL_RECORDS: Final = 4000
+"""Records one ``getmany`` of the worker's consumer hands out at most."""
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +129,10 @@ def create_app(
         # messages. Larger fetches only queue more data ahead of the hotline
         # router's progress markers, which a worker on a backlog waits for.
         consumer_max_fetch_size=max(settings.max_message_bytes * 16, 1 << 20),
+        # A getmany hands out this many records at most (Faust: all it holds), so
+        # the repartition topic's records, handed out first, wait for one such
+        # share of a backlog's fetch, not for all of it (faust_compat.FETCHED_FIRST).
+        broker_max_poll_records=MAX_POLL_RECORDS,
         # A SIGKILLed worker's partitions move after this, not after Faust's 60 s.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
@@ -208,6 +216,7 @@ def create_app(
     setattr(app, BATCHED_TOPICS_ATTR, frozenset(inputs.topics))
     # The router's progress markers go ahead of a waiting backlog (see the attribute).
     setattr(app, URGENT_TOPICS_ATTR, frozenset({topics.events_by_asset}))
+    fetch_first({topics.events_by_asset})
 
     async def revoked(*args: Any, **kwargs: Any) -> None:
         consumer.forget()

@@ -142,11 +142,30 @@ FETCH_SENT_ATTR: Final = "gridwatch_fetch_sent_ms"
 
 _original_proc_fetch_request = Fetcher._proc_fetch_request
 
+FETCHED_FIRST: Final[set[str]] = set()
+"""Topics whose fetched records the consumer hands out before any other's.
+
+aiokafka hands buffered records out partition by partition in the order the
+fetches came, so the repartition topic's few records (the router's output and
+progress markers, without which the engine's merge releases nothing) waited
+behind a backlog's first fetch of 1 MiB per sensor partition. A worker puts the
+repartition topic here (:func:`fetch_first`); with ``broker_max_poll_records``
+set, they come out with the next ``getmany`` after they arrive.
+"""
+
+
+def fetch_first(topics: Iterable[str]) -> None:
+    """Hand the records of ``topics`` out first (:data:`FETCHED_FIRST`; one app a process)."""
+    FETCHED_FIRST.clear()
+    FETCHED_FIRST.update(topics)
+
 
 async def _proc_fetch_request_stamped(
     self: Any, assignment: Any, node_id: Any, request: Any
 ) -> Any:
     """Aiokafka's fetch, which also records when the request was *sent*.
+
+    It also moves the records of :data:`FETCHED_FIRST` topics to the front.
 
     aiokafka stamps a partition's high watermark with the time it processed
     the response (``last_poll_timestamp``). The broker read that watermark
@@ -161,6 +180,10 @@ async def _proc_fetch_request_stamped(
     try:
         return await _original_proc_fetch_request(self, assignment, node_id, request)
     finally:
+        if FETCHED_FIRST:
+            records = self._records  # an OrderedDict: handed out in this order
+            for tp in [tp for tp in records if tp.topic in FETCHED_FIRST]:
+                records.move_to_end(tp, last=False)
         for topic, partitions in request.topics:
             for partition, *_ in partitions:
                 with contextlib.suppress(Exception):  # unassigned meanwhile

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
@@ -37,10 +38,34 @@ def test_a_slow_response_keeps_the_time_its_request_was_sent(
 
     monkeypatch.setattr(faust_compat, "_original_proc_fetch_request", slow_fetch)
     before = int(1000 * time.time())
-    assert asyncio.run(_proc_fetch_request_stamped(None, assignment, 1, request)) is True
+    fetcher = SimpleNamespace(_records=OrderedDict())
+    assert asyncio.run(_proc_fetch_request_stamped(fetcher, assignment, 1, request)) is True
     answered = assignment.state_value(TopicPartition("t.sensor", 0))
     sent = getattr(answered, FETCH_SENT_ATTR)
     assert before <= sent
     assert answered.timestamp - sent >= 299  # what aiokafka alone would report
     discarded = assignment.state_value(TopicPartition("t.sensor", 1))
     assert not hasattr(discarded, FETCH_SENT_ATTR)
+
+
+def test_the_records_of_the_topics_fetched_first_are_handed_out_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(faust_compat, "FETCHED_FIRST", {"t.repartition"})
+    sensor = [TopicPartition("t.sensor", p) for p in range(3)]
+    markers = TopicPartition("t.repartition", 1)
+    request = SimpleNamespace(topics=[("t.repartition", [(1, 0, 1 << 20)])])
+
+    async def fetch(self: Any, assignment: Any, node_id: Any, request: Any) -> bool:
+        self._records[markers] = "markers"  # the response came after the sensor backlog's
+        return True
+
+    monkeypatch.setattr(faust_compat, "_original_proc_fetch_request", fetch)
+    fetcher = SimpleNamespace(_records=OrderedDict((tp, "readings") for tp in sensor))
+    asyncio.run(_proc_fetch_request_stamped(fetcher, _States(), 1, request))
+    assert list(fetcher._records) == [markers, *sensor]
+    # Without such topics the order is the fetches' order.
+    monkeypatch.setattr(faust_compat, "FETCHED_FIRST", set())
+    fetcher = SimpleNamespace(_records=OrderedDict((tp, "readings") for tp in sensor))
+    asyncio.run(_proc_fetch_request_stamped(fetcher, _States(), 1, request))
+    assert list(fetcher._records) == [*sensor, markers]
