@@ -256,12 +256,14 @@ class ReadOffsets(defaultdict[Any, "int | None"]):
         super().__setitem__(tp, offset if offset else None)
 
     def __setitem__(self, tp: Any, value: int | None) -> None:
-        target = self._sought.get(tp)
-        if target is not None and value is not None:
-            if value > target:
-                return  # fetched before the seek: it must not hide what the seek fetches
-            del self._sought[tp]
-        super().__setitem__(tp, value)
+        # Once per message read: the common case (no seek held) is one test and a store.
+        if self._sought:
+            target = self._sought.get(tp)
+            if target is not None and value is not None:
+                if value > target:
+                    return  # fetched before the seek: it must not hide what the seek fetches
+                del self._sought[tp]
+        dict.__setitem__(self, tp, value)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """Faust's seek to the committed offsets: each is a seek."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faust.worker import Worker
 from rich.console import Console
@@ -14,6 +15,25 @@ from streams.core.topics import Topics
 from streams.runtime.app import create_app
 
 log = logging.getLogger(__name__)
+
+
+def faust_worker(app: Any, settings: Settings) -> Worker:
+    """Faust's worker for ``app``, logging at the settings' level and without a spinner.
+
+    Faust's terminal spinner turns once per log record: to see them all it sets
+    the root logger to DEBUG for the whole run, so every ``log.debug`` of
+    aiokafka and Faust (a few per message sent) built a record that no handler
+    wanted, 5% of a worker's time on a backlog (py-spy). The spinner also wrote
+    terminal escapes into the worker's log.
+    """
+    worker = Worker(
+        app,
+        loglevel=settings.log_level,
+        workdir=str(settings.worker_data_dir),
+        redirect_stdouts=False,
+    )
+    worker.spinner = None
+    return worker
 
 
 def run_worker(settings: Settings, console: Console | None = None) -> None:
@@ -53,12 +73,7 @@ def run_worker(settings: Settings, console: Console | None = None) -> None:
         settings = settings.model_copy(update={"partitions": partitions})
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     gridwatch = create_app(settings)
-    worker = Worker(
-        gridwatch.app,
-        loglevel=settings.log_level,
-        workdir=str(settings.worker_data_dir),
-        redirect_stdouts=False,
-    )
+    worker = faust_worker(gridwatch.app, settings)
     out.print(
         f"gridwatch worker {settings.app_id} on {settings.bootstrap}, "
         f"topics {settings.topic_prefix}*, http://{settings.web_host}:{settings.web_port}/"
