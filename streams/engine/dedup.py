@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-from collections import deque
 from typing import Final
 
 _ENTRY: Final = struct.Struct("<QI")  # 64-bit id hash, event time in whole epoch seconds
+_SIZE: Final = _ENTRY.size
 
 
 def id_hash(item_id: str) -> int:
@@ -24,16 +24,22 @@ def id_hash(item_id: str) -> int:
 
 
 class RecentIds:
-    """The ids of an asset's recently applied events, oldest first."""
+    """The ids of an asset's recently applied events, oldest first.
 
-    __slots__ = ("_hashes", "_order")
+    The entries are kept packed, as they are persisted: a state write (every
+    touched asset's, several times a second under a backlog) then encodes them
+    in one step instead of packing up to ``max_ids`` entries one by one.
+    """
+
+    __slots__ = ("_hashes", "_oldest", "_packed")
 
     def __init__(self) -> None:
         self._hashes: set[int] = set()
-        self._order: deque[tuple[int, int]] = deque()
+        self._packed = bytearray()  # _ENTRY after _ENTRY, in the order applied
+        self._oldest = 0  # event time of the first entry, when there is one
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._packed) // _SIZE
 
     def seen(self, hashed: int) -> bool:
         """Whether an event with this id hash was applied and is still remembered."""
@@ -43,25 +49,33 @@ class RecentIds:
         self, hashed: int, event_time: float, newest: float, horizon_s: float, max_ids: int
     ) -> None:
         """Remember one applied id; forget ids beyond the horizon or the bound."""
+        packed = self._packed
         if hashed not in self._hashes:
             self._hashes.add(hashed)
-            self._order.append((hashed, max(0, int(event_time))))
+            t = max(0, int(event_time))
+            if not packed:
+                self._oldest = t
+            packed += _ENTRY.pack(hashed, t)
         cutoff = newest - horizon_s
-        order = self._order
-        while order and (len(order) > max_ids or order[0][1] < cutoff):
-            old, _ = order.popleft()
+        limit = max_ids * _SIZE
+        while packed and (len(packed) > limit or self._oldest < cutoff):
+            old, _ = _ENTRY.unpack_from(packed)
+            del packed[:_SIZE]
             self._hashes.discard(old)
+            if packed:
+                self._oldest = _ENTRY.unpack_from(packed)[1]
 
     def snapshot(self) -> str:
         """Compact plain data for persistence (base64 of packed entries)."""
-        packed = b"".join(_ENTRY.pack(hashed, t) for hashed, t in self._order)
-        return base64.b64encode(packed).decode("ascii")
+        return base64.b64encode(self._packed).decode("ascii")
 
     @classmethod
     def restore(cls, data: str) -> RecentIds:
         """Rebuild from :meth:`snapshot`."""
         recent = cls()
-        for hashed, t in _ENTRY.iter_unpack(base64.b64decode(data)):
-            recent._hashes.add(hashed)
-            recent._order.append((hashed, t))
+        packed = base64.b64decode(data)
+        recent._packed = bytearray(packed)
+        recent._hashes = {hashed for hashed, _ in _ENTRY.iter_unpack(packed)}
+        if packed:
+            recent._oldest = _ENTRY.unpack_from(packed)[1]
         return recent
