@@ -615,8 +615,10 @@ async def _commit_then_revoke(self: Any, revoked: Any) -> None:
     offset 7,706 to 46. Kafka Streams commits its tasks when they are
     revoked. What is acknowledged is safe to commit at any moment (the
     engine acknowledges only what the changelog has), so this commit is the
-    periodic one done early. A failed commit only means reading again, so it
-    is logged and the revocation goes on.
+    periodic one done early, and fails as that one does: Faust skips a commit
+    the group's new generation refuses (the messages are read again) and
+    stops the worker on other errors. Whatever it raises here is logged, and
+    the revocation goes on.
     """
     try:
         await self.commit()

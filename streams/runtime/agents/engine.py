@@ -516,6 +516,8 @@ class EngineAgent:
     async def _persist(self, now: float) -> None:
         """Write the touched states, then acknowledge the messages they cover."""
         self._persisted_at = now
+        # Taken with the states: a message finished after this is covered by a later write.
+        unfinished, self._unfinished = self._unfinished, []
         states = self._pipeline.engine.drain_dirty()
         if states:
             # A task's frontier is the same for all its assets this round: built once
@@ -532,7 +534,6 @@ class EngineAgent:
 
             self._metrics.state_writes.inc(self._store.persist(states, frontier_of))
             await self._store.delivered()
-        unfinished, self._unfinished = self._unfinished, []
         for tp, offset in unfinished:
             self.acks.finish(tp, offset)
 
