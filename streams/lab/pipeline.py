@@ -485,13 +485,13 @@ def drain(run: LabRun, pool: WorkerPool, since: int, inputs: int) -> WorkerTimin
     settled_at: tuple[float, float] | None = None
     while True:
         _check_alive(run, since)
-        now = time.monotonic()
-        if now > deadline:
+        if time.monotonic() > deadline:
             raise PipelineBenchError(
                 f"workers did not finish in {WORK_TIMEOUT_S:.0f}s "
                 f"({seen.received:.0f} of {inputs} received, {seen.applied:.0f} applied)"
             )
         progress = pool.progress()
+        now = time.monotonic()  # what the workers said holds by now (not before the asking)
         if progress is None:  # a worker busy or restarting its web server: ask again
             time.sleep(POLL_S)
             continue

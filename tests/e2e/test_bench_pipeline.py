@@ -69,7 +69,11 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(kafka_bootstrap, tmp_
             assert row["events_per_s"] == row["backlog_events_per_s"]
         elif row["measured_from"] == "settled":
             assert 2 * row["steady_events"] >= row["applied"]
-        assert 0 < row["start_to_first_received_s"] <= row["start_to_first_applied_s"]
+        # A stopped group continues on records already in its sockets: received at once.
+        first_received = row["start_to_first_received_s"]
+        assert first_received >= 0 if row["workers"] > 1 else first_received > 0
+        assert first_received <= row["start_to_first_applied_s"]
+        assert row["start_to_first_applied_s"] > 0
         assert row["events_per_s"] > 0
     assert runs[1]["speedup_over_one"] == 1.0
 
