@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from typing import Any
+from typing import Any, Final
 
 from faust.worker import Worker
 from rich.console import Console
@@ -15,6 +16,29 @@ from streams.core.topics import Topics
 from streams.runtime.app import create_app
 
 log = logging.getLogger(__name__)
+
+
+GC_THRESHOLDS: Final = (50_000, 20, 100)
+"""Allocations before a young collection, and how many of each before an older one."""
+
+
+def tune_gc() -> None:
+    """Leave what start-up made out of garbage collection, and collect cycles less often.
+
+    Python's collector scans every tracked object in a full collection. On a
+    backlog the engine's merge holds thousands of events, which survive the
+    young collections and soon trigger full ones: a worker on the 60k-event
+    backlog ran 11 full collections of about 100 ms each, 1.4 s of GC in a
+    5 s run (``gc.callbacks``). What start-up made (modules, the app, Faust)
+    lives as long as the process, so it is frozen out of the scans
+    (``gc.freeze``), and young collections run every 50,000 allocations
+    instead of 700: the same run then spent 0.16 s in 14 young collections,
+    and one worker went from 10.1k to 12.5k events/s side by side. Most
+    garbage is freed by reference counting; reference cycles are still
+    collected, less often.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def faust_worker(app: Any, settings: Settings) -> Worker:
@@ -74,6 +98,7 @@ def run_worker(settings: Settings, console: Console | None = None) -> None:
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     gridwatch = create_app(settings)
     worker = faust_worker(gridwatch.app, settings)
+    tune_gc()
     out.print(
         f"gridwatch worker {settings.app_id} on {settings.bootstrap}, "
         f"topics {settings.topic_prefix}*, http://{settings.web_host}:{settings.web_port}/"
