@@ -13,6 +13,7 @@ from typing import Any, Final
 import faust
 from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.errors import IllegalStateError
 from faust.sensors.prometheus import PrometheusMonitor
 from faust.tables.manager import TableManager
 from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
@@ -120,8 +121,17 @@ async def _seek_to_committed_or_beginning(self: Any) -> Mapping[Any, int]:
     their beginning, which is what ``auto_offset_reset="earliest"`` means.
     """
     consumer = self._ensure_consumer()
-    getattr(self.consumer, SEEK_EPOCHS_ATTR).bump(self.consumer.assignment())
-    committed: Mapping[Any, int] = await self.call_thread(consumer.seek_to_committed)
+    for attempt in range(SEEK_ATTEMPTS):
+        getattr(self.consumer, SEEK_EPOCHS_ATTR).bump(self.consumer.assignment())
+        try:
+            committed: Mapping[Any, int] = await self.call_thread(consumer.seek_to_committed)
+            break
+        except IllegalStateError:
+            # The assignment changed during the call (a rebalance): some partitions
+            # were sought and the caller would record none of it. Seek the new
+            # assignment whole instead (seen in CI: a partition stalled after it).
+            if attempt == SEEK_ATTEMPTS - 1:
+                raise
     unset = [tp for tp, offset in committed.items() if offset is None or offset <= 0]
     starts = {tp: offset for tp, offset in committed.items() if tp not in unset}
     if unset:
@@ -133,6 +143,9 @@ async def _seek_to_committed_or_beginning(self: Any) -> Mapping[Any, int]:
                                                 for tp, offset in starts.items()})  # fmt: skip
     return committed
 
+
+SEEK_ATTEMPTS: Final = 3
+"""Tries of the seek to the committed offsets while the assignment changes under it."""
 
 START_OFFSETS_ATTR: Final = "gridwatch_start_offsets"
 """Where the Faust consumer keeps the offsets its last seek to the committed ones went to."""

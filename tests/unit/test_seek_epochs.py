@@ -95,3 +95,45 @@ def test_the_seek_runs_on_the_consumer_thread():
 
     asyncio.run(_seek_holding_read_offset(Consumer(), SENSOR1, 9))
     assert calls == ["on the consumer thread", "seek 1 9"]
+
+
+def test_a_seek_to_the_committed_offsets_is_done_again_when_the_assignment_changes_under_it():
+    import asyncio
+
+    from aiokafka.errors import IllegalStateError
+
+    from streams.runtime.faust_compat import SEEK_EPOCHS_ATTR, SeekEpochs
+    from streams.runtime.faust_compat import _seek_to_committed_or_beginning as seek_committed
+
+    attempts: list[int] = []
+
+    class AioConsumer:
+        def seek_to_committed(self) -> dict[Any, int]:
+            attempts.append(1)
+            if len(attempts) == 1:  # a rebalance took a partition away mid-call
+                raise IllegalStateError("No current assignment for partition")
+            return {TP("sensor", 0): 5}
+
+        def seek_to_beginning(self, *partitions: Any) -> None:
+            raise AssertionError("every partition has a committed offset")
+
+    class FaustConsumer:
+        def assignment(self) -> set[Any]:
+            return {TP("sensor", 0)}
+
+    class Thread:
+        consumer = FaustConsumer()
+
+        def _ensure_consumer(self) -> AioConsumer:
+            return AioConsumer()
+
+        async def call_thread(self, method: Any, *args: Any) -> Any:
+            return method(*args)
+
+    thread = Thread()
+    setattr(thread.consumer, SEEK_EPOCHS_ATTR, SeekEpochs())
+    committed = asyncio.run(seek_committed(thread))
+    assert committed == {TP("sensor", 0): 5}
+    assert len(attempts) == 2
+    # Every try counts as a seek of the partitions (records fetched before it are dropped).
+    assert getattr(thread.consumer, SEEK_EPOCHS_ATTR).seeks == 2
