@@ -498,7 +498,8 @@ class EngineAgent:
                 ),
             )
         self._passed_over = passed_over
-        self._metrics.merge_waiting.set(sum(task.waiting() for task in self.tasks.values()))
+        waiting = sum(task.waiting() for task in self.tasks.values())
+        self._metrics.merge_waiting.set(waiting)
         self._count(batch)
         if batch.newest_applied is not None:
             lag = self._clock.now().timestamp() - batch.newest_applied
@@ -506,10 +507,7 @@ class EngineAgent:
         if batch.sent:
             await asyncio.gather(*batch.sent)
         self._unfinished.extend(batch.finish)
-        if (
-            any(task.waiting() for task in self.tasks.values())
-            and now - self._persisted_at < PERSIST_EVERY_S
-        ):
+        if waiting and now - self._persisted_at < PERSIST_EVERY_S:
             return  # a backlog: this round's states are written with a later round's
         await self._persist(now)
 
