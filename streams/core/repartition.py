@@ -3,9 +3,9 @@
 Hotline cases are keyed by ``service_request_id``, so their asset's partition
 is only known after matching. The hotline router forwards each case, byte for
 byte, to the partition of its asset on ``<app id>-events-by-asset``, with
-where it came from in Kafka headers, and after each batch (and while idle) it
-sends every partition a progress marker: how far in event time its hotline
-partition has been forwarded, and whether it was caught up. The engine task
+where it came from in Kafka headers, and after each batch (and on a timer) it
+sends every partition one progress marker for the hotline partitions it holds:
+how far in event time each has been forwarded, and whether it was caught up. The engine task
 of a partition treats each hotline partition as one ordered source of its
 event-time merge. Events that arrive on the wrong partition of a direct input
 (a producer that keys or partitions differently) are forwarded the same way
@@ -94,16 +94,38 @@ def forward_headers(kind: ForwardKind, asset_id: str, origin: Origin) -> list[tu
     return headers
 
 
-def progress_message(progress: Progress) -> tuple[list[tuple[str, bytes]], bytes]:
-    """Headers and value of a progress marker."""
+def progress_message(progress: Sequence[Progress]) -> tuple[list[tuple[str, bytes]], bytes]:
+    """Headers and value of one progress marker for several hotline partitions.
+
+    One marker per target partition carries every hotline partition the router
+    announces at that moment: a marker per hotline partition and target was
+    ``partitions²`` records per heartbeat (256 with 16 partitions).
+    """
     value = orjson.dumps(
-        {"q": progress.partition, "t": progress.event_time, "at": progress.caught_up_at}
+        {"m": [[one.partition, one.event_time, one.caught_up_at] for one in progress]}
     )
-    return [(KIND, b"mark")], value
+    return [(KIND, b"marks")], value
 
 
-def read(headers: Headers | None, value: bytes | None) -> Forwarded | Progress:
-    """Decode a message of the repartition topic.
+def _seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"not a time: {value!r}")
+    return float(value)
+
+
+def _progress(partition: object, event_time: object, caught_up: object) -> Progress:
+    if isinstance(partition, bool) or not isinstance(partition, int):
+        raise TypeError(f"not a partition: {partition!r}")
+    return Progress(partition, _seconds(event_time), _seconds(caught_up))
+
+
+def read(headers: Headers | None, value: bytes | None) -> Forwarded | tuple[Progress, ...]:
+    """Decode a message of the repartition topic: a forwarded event, or progress.
+
+    A marker of an earlier version (``mark``: one hotline partition) still reads,
+    as progress of that partition alone, so that a rolling upgrade stalls nothing.
 
     Raises:
         RepartitionFormatError: The message was not written by gridwatch.
@@ -111,15 +133,14 @@ def read(headers: Headers | None, value: bytes | None) -> Forwarded | Progress:
     named = dict(headers or ())
     kind = named.get(KIND)
     try:
+        if kind == b"marks":
+            marks = orjson.loads(value or b"")["m"]
+            if not isinstance(marks, list):
+                raise TypeError(f"marks {marks!r}")
+            return tuple(_progress(*mark) for mark in marks)
         if kind == b"mark":
             data = orjson.loads(value or b"")
-            event_time = data["t"]
-            caught_up = data["at"]
-            return Progress(
-                int(data["q"]),
-                None if event_time is None else float(event_time),
-                None if caught_up is None else float(caught_up),
-            )
+            return (_progress(data["q"], data["t"], data["at"]),)
         if kind in (b"case", b"reroute"):
             topic, partition, offset, stamp = named[ORIGIN].decode().rsplit("|", 3)
             origin = Origin(

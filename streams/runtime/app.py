@@ -8,6 +8,7 @@ This is the thin shell around the pure logic in :mod:`streams.core` and
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -45,6 +46,9 @@ from streams.runtime.web import register_views, web_application_options
 
 MAX_POLL_RECORDS: Final = 4000
 """Records one ``getmany`` of the worker's consumer hands out at most."""
+INPUTS_FLOW_S: Final = 1.0
+"""Inputs flow while one arrived this recently: the router then announces its
+progress every eighth of the idle wait (events wait for it), otherwise every half."""
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +202,7 @@ def create_app(
     router = HotlineRouter(
         topics, settings.partitions, intake, pipeline, registry_feed, metrics, wall_clock,
         outbox, dead_letters, consumer, heartbeat_s=settings.idle_wait_s / 2,
+        busy_heartbeat_s=settings.idle_wait_s / 8, busy=lambda: inputs_flow(),
         observe=watch.observe, generation=generation,
     )  # fmt: skip
     engine = EngineAgent(
@@ -230,7 +235,11 @@ def create_app(
     app.on_partitions_revoked.connect(revoked)
     app.on_partitions_assigned.connect(assigned)
     app.timer(interval=min(0.05, settings.idle_wait_s / 4))(engine.tick)
-    app.timer(interval=router.heartbeat_s)(router.heartbeat)
+    app.timer(interval=router.busy_heartbeat_s)(router.heartbeat)
+
+    def inputs_flow() -> bool:
+        last = max(engine.last_input_at, router.last_input_at)
+        return time.time() - last < INPUTS_FLOW_S
 
     def busy() -> bool:
         tables: Any = app.tables

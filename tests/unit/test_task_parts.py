@@ -66,9 +66,15 @@ def test_forwarded_and_progress_messages_round_trip():
     assert read(forward_headers("reroute", "a|b", no_key), None) == Forwarded(
         "reroute", "a|b", no_key, None
     )
-    for progress in (Progress(2, 1.5e9, 1.7e9), Progress(0, None, None)):
-        headers, value = progress_message(progress)
-        assert read(headers, value) == progress
+    marks = (Progress(2, 1.5e9, 1.7e9), Progress(0, None, None))
+    headers, value = progress_message(marks)
+    assert read(headers, value) == marks
+    assert headers == [("gw-kind", b"marks")]  # one marker for every hotline partition held
+
+
+def test_a_marker_of_the_previous_version_still_reads_as_one_partitions_progress():
+    value = b'{"q": 3, "t": 1.5e9, "at": null}'
+    assert read([("gw-kind", b"mark")], value) == (Progress(3, 1.5e9, None),)
 
 
 @pytest.mark.parametrize(
@@ -76,6 +82,13 @@ def test_forwarded_and_progress_messages_round_trip():
     [
         (None, b"{}"),
         ([("gw-kind", b"mark")], b"not json"),
+        ([("gw-kind", b"marks")], b"not json"),
+        ([("gw-kind", b"marks")], b'{"m": 3}'),
+        ([("gw-kind", b"marks")], b'{"m": [[1, 2.0]]}'),
+        ([("gw-kind", b"marks")], b'{"m": [["1", 2.0, null]]}'),
+        ([("gw-kind", b"marks")], b'{"m": [[1, "2.0", null]]}'),
+        ([("gw-kind", b"marks")], b'{"m": [[true, 2.0, null]]}'),
+        ([("gw-kind", b"marks")], b"[]"),
         ([("gw-kind", b"case")], b"{}"),
         ([("gw-kind", b"case"), ("gw-asset", b"x"), ("gw-origin", b"t|x|1|")], b"{}"),
         ([("gw-kind", b"other")], b"{}"),

@@ -33,7 +33,6 @@ from streams.core.ingest import Accepted, Intake, Item, item_id
 from streams.core.repartition import (
     Forwarded,
     Origin,
-    Progress,
     RepartitionFormatError,
     forward_headers,
     read,
@@ -216,6 +215,8 @@ class EngineAgent:
         self._broker = BrokerContact(BROKER_SILENCE_S)
         self._unfinished: list[tuple[Any, int]] = []  # acknowledged once their states are written
         self._persisted_at = 0.0
+        self.last_input_at = 0.0
+        """Wall time an input event (not a progress marker) last arrived."""
         self._engine_events = {kind: metrics.engine_events.labels(kind) for kind in KINDS}
         self._first_applied = metrics.engine_first_applied
         self._last_applied = metrics.engine_last_applied
@@ -314,6 +315,7 @@ class EngineAgent:
                         await self._internal(task, message, arrival, batch)
                     elif role is not None:
                         batch.received[role] += 1
+                        self.last_input_at = now
                         await self._direct(task, role, message, arrival, batch)
                     else:  # pragma: no cover - the agent subscribes to these topics only
                         batch.finish.append((tp, message.offset))
@@ -418,12 +420,17 @@ class EngineAgent:
             batch.sent.append(await self._dead_letters.send(message, error, "internal"))
             batch.finish.append((tp, message.offset))
             return
-        if isinstance(decoded, Progress):
-            task.progress(
-                hotline_source(decoded.partition), decoded.event_time, decoded.caught_up_at, now
-            )
+        if isinstance(decoded, tuple):  # progress of the hotline partitions a router holds
+            for progress in decoded:
+                task.progress(
+                    hotline_source(progress.partition),
+                    progress.event_time,
+                    progress.caught_up_at,
+                    now,
+                )
             batch.finish.append((tp, message.offset))
             return
+        self.last_input_at = now
         item = self._forwarded_item(decoded, batch.at)
         if item is None:
             error = DecodeError(DeadLetterReason.INTERNAL_ERROR, "forwarded event no longer valid")

@@ -5,9 +5,16 @@ the partition of their asset. The router validates each case (invalid ones are
 dead-lettered here, once), matches a case without ``asset_id`` to the nearest
 fitting asset, and forwards the original bytes to that partition of the
 repartition topic (:mod:`streams.core.repartition`). After every batch, and
-every ``heartbeat_s`` while idle, it tells every partition how far its hotline
-partition has been forwarded in event time and whether it is caught up: the
-engine tasks treat each hotline partition as one ordered source.
+on a timer, it tells every partition how far each hotline partition it holds
+has been forwarded in event time and whether it is caught up: the engine tasks
+treat each hotline partition as one ordered source.
+
+How fresh those markers are bounds every event's latency: a reading waits in
+the merge until each hotline partition was seen caught up ``idle_wait_s`` after
+it arrived, *and that was announced*. So while inputs flow the timer announces
+every ``busy_heartbeat_s`` (an eighth of the idle wait), and otherwise every
+``heartbeat_s``; each announcement is one marker per partition, whatever the
+number of hotline partitions held.
 """
 
 from __future__ import annotations
@@ -54,7 +61,9 @@ class HotlineRouter:
         outbox: Where records go.
         dead_letters: Where rejected messages go.
         consumer: Where high watermarks and the assignment come from.
-        heartbeat_s: How often an idle router repeats its progress.
+        heartbeat_s: How often the router repeats its progress while no input flows.
+        busy_heartbeat_s: How often it repeats it while inputs flow (``busy``).
+        busy: Whether inputs flow to this worker (they wait for the markers).
         observe: Told of every message received (topic, partition, offset, wall time).
         generation: The consumer's current group generation (see :func:`is_stale`).
         wall: Wall-clock seconds (injected by tests).
@@ -74,6 +83,8 @@ class HotlineRouter:
         consumer: ConsumerView,
         *,
         heartbeat_s: float,
+        busy_heartbeat_s: float | None = None,
+        busy: Callable[[], bool] = lambda: False,
         observe: Callable[[str, int, int, float], None] | None = None,
         generation: Callable[[], int | None] = lambda: None,
         wall: Callable[[], float] = time.time,
@@ -90,6 +101,11 @@ class HotlineRouter:
         self._consumer = consumer
         self._offsets = GuardedIntake(consumer, metrics.offset_rereads.inc, metrics.offset_gaps.inc)
         self.heartbeat_s = heartbeat_s
+        self.busy_heartbeat_s = heartbeat_s if busy_heartbeat_s is None else busy_heartbeat_s
+        self._busy = busy
+        self.last_input_at = 0.0
+        """Wall time a hotline case last arrived."""
+        self._announced: dict[int, float] = {}
         self._observe = observe
         self._generation = generation
         self._wall = wall
@@ -99,7 +115,6 @@ class HotlineRouter:
         self._accepting = True
         self._progress: dict[int, float] = {}
         self._next: dict[int, int] = {}
-        self._announced: dict[int, float] = {}
         self._received = metrics.messages_received.labels("hotline")
         self._matched = metrics.hotline_matches.labels("matched")
         self._unmatched = metrics.hotline_matches.labels("unmatched")
@@ -140,20 +155,26 @@ class HotlineRouter:
                     sent.append(await self._dead_letters.send(message, error, "hotline"))
                 event.ack()
             now = self._wall()
-            for partition in sorted(touched):
-                sent.extend(await self._announce(partition, now))
+            if touched:
+                self.last_input_at = now
+                sent.extend(await self._announce(sorted(touched), now))
             await self._offsets.seek()
             return sent
 
     async def heartbeat(self) -> None:
-        """Repeat the progress of caught-up hotline partitions; re-read held-back ones (timer)."""
+        """Repeat the progress of the hotline partitions held; re-read held-back ones (timer).
+
+        The timer fires every ``busy_heartbeat_s``; the progress is repeated when
+        that long has passed while inputs flow, or ``heartbeat_s`` otherwise.
+        """
         async with self._lock:
             if not self._accepting:
                 return
             now = self._wall()
-            for partition in sorted(self._consumer.assigned(self._topics.hotline)):
-                if now - self._announced.get(partition, 0.0) >= self.heartbeat_s:
-                    await self._announce(partition, now)
+            every = self.busy_heartbeat_s if self._busy() else self.heartbeat_s
+            held = sorted(self._consumer.assigned(self._topics.hotline))
+            if any(now - self._announced.get(partition, 0.0) >= every for partition in held):
+                await self._announce(held, now)  # all of them: the marker costs the same
             await self._offsets.seek()
 
     async def on_partitions_revoked(self, *args: Any, **kwargs: Any) -> None:
@@ -217,7 +238,21 @@ class HotlineRouter:
             )
         ]
 
-    async def _announce(self, partition: int, now: float) -> list[Awaitable[Any]]:
+    async def _announce(self, partitions: list[int], now: float) -> list[Awaitable[Any]]:
+        """Send every partition one marker with the progress of ``partitions``."""
+        progress = [self._progress_of(partition, now) for partition in partitions]
+        headers, value = progress_message(progress)
+        for partition in partitions:
+            self._announced[partition] = now
+        self._metrics.progress_markers.inc(self._partitions)
+        return [
+            await self._outbox.send(
+                self._topics.events_by_asset, None, value, partition=target, headers=headers
+            )
+            for target in range(self._partitions)
+        ]
+
+    def _progress_of(self, partition: int, now: float) -> Progress:
         following = self._next.get(partition)
         if following is None:
             following = self._consumer.start_offset(self._topics.hotline, partition)
@@ -226,16 +261,7 @@ class HotlineRouter:
         if fetched is not None and following is not None and following >= fetched[0]:
             # Caught up as of the fetch that reported that end offset, not now.
             caught_up_at = min(fetched[1], now)
-        progress = Progress(partition, self._progress.get(partition), caught_up_at)
-        headers, value = progress_message(progress)
-        self._announced[partition] = now
-        self._metrics.progress_markers.inc(self._partitions)
-        return [
-            await self._outbox.send(
-                self._topics.events_by_asset, None, value, partition=target, headers=headers
-            )
-            for target in range(self._partitions)
-        ]
+        return Progress(partition, self._progress.get(partition), caught_up_at)
 
     async def run(self, stream: Any) -> None:
         """The Faust agent loop: batches of up to 500 messages or 20 ms."""
