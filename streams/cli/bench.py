@@ -126,7 +126,7 @@ def _ms(value: float | None) -> str:
 )
 @click.option(
     "--idle-wait-s",
-    type=click.FloatRange(min=0, max=1),
+    type=click.FloatRange(min=0, max=1, min_open=True),  # the setting is > 0
     default=None,
     help="GRIDWATCH_IDLE_WAIT_S of the latency runs' worker (default: the setting's default).",
 )

@@ -6,9 +6,11 @@ import os
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streams.cli.main import cli
 from streams.core.topics import Topics
 from streams.lab.pipeline import WorkerTiming, latencies, percentile, simulate_city
 
@@ -101,3 +103,9 @@ def test_a_city_of_a_given_size():
     city = simulate_city(900, seed=2, incidents=0, assets=300, duration=timedelta(minutes=3))
     assert city.assets == 300
     assert city.events == 900
+
+
+def test_an_idle_wait_the_worker_would_refuse_is_refused_before_anything_starts():
+    result = CliRunner().invoke(cli, ["bench", "pipeline", "--idle-wait-s", "0"])
+    assert result.exit_code == 2  # a usage error, not a worker that exits with status 2
+    assert "--idle-wait-s" in result.output
