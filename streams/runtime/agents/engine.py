@@ -78,7 +78,7 @@ the web server would wait for. A round is not cut short instead: each round
 writes the state of every asset it touched, and rounds of 10,000 events cut a
 10,000-asset worker's throughput from 8.8k to 2.8k events/s.
 """
-PERSIST_EVERY_S = 1.0
+PERSIST_EVERY_S = 5.0
 """While events wait in a merge, touched states are written at most this often.
 
 Every write of a round's states costs a changelog record per touched asset
@@ -89,6 +89,15 @@ record cache writes a store's changelog once per commit; the rounds' messages
 are acknowledged once their states are in the changelog, so a crash in between
 only means they are read and applied again. Once nothing waits, the states are
 written at the end of the round, as before.
+
+Five seconds, not one: each asset's state is written once per interval however
+many of its events were applied, so a longer one writes fewer records for the
+same events. On one worker a 10,000-asset backlog went from 5.3k to 7.8k
+events/s and its recovery from 11.1 to 6.2 s (fewer changelog records to
+read), a 1,000-asset one from 10.4-11.7k to 12.9-13.8k; at 5k events/s live
+the p50 latency halved. The price is at most five more seconds of input read
+and applied again after a crash or a rebalance (Kafka Streams commits every
+30 s by default).
 """
 BROKER_SILENCE_S = 10.0
 """No fetch response for this long: the broker is unreachable, no input is passed over."""
