@@ -226,6 +226,9 @@ class Cluster:
     def start_offset(self, topic: str, partition: int) -> int | None:
         return self.committed.get((topic, partition), 0)
 
+    def position(self, topic: str, partition: int) -> int | None:
+        return self.delivered.get((topic, partition), 0)
+
     def last_fetch_at(self) -> float | None:
         return self.wall()
 

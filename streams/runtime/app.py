@@ -46,6 +46,8 @@ from streams.runtime.web import register_views, web_application_options
 
 MAX_POLL_RECORDS: Final = 4000
 """Records one ``getmany`` of the worker's consumer hands out at most."""
+REREAD_AFTER_S: Final = 5.0
+"""A partition fetched to its end that delivered nothing of its lag this long is read again."""
 INPUTS_FLOW_S: Final = 1.0
 """Inputs flow while one arrived this recently: the router then announces its
 progress every eighth of the idle wait (events wait for it), otherwise every half."""
@@ -198,7 +200,12 @@ def create_app(
         value = getattr(app, "consumer_generation_id", None)
         return None if value is None else int(value)
 
-    watch = ProgressWatch(settings.stall_timeout_s, watched)
+    watch = ProgressWatch(
+        settings.stall_timeout_s,
+        watched,
+        reread_after_s=min(REREAD_AFTER_S, settings.stall_timeout_s / 4),
+        rereads=metrics.offset_rereads.inc,
+    )
     router = HotlineRouter(
         topics, settings.partitions, intake, pipeline, registry_feed, metrics, wall_clock,
         outbox, dead_letters, consumer, heartbeat_s=settings.idle_wait_s / 2,

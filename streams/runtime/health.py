@@ -6,6 +6,16 @@ with lag that has received nothing for ``stall_timeout_s`` (outside a
 rebalance or a table recovery) is *stalled*: ``/health`` answers 503 with the
 reason, ``gridwatch_stalled_partitions`` shows it, and the worker exits
 non-zero so its supervisor restarts it.
+
+Before that, a partition whose client has fetched up to the end while the
+agents received nothing of the lag for ``reread_after_s`` is read again from
+the offset due: its records were fetched and then dropped on the way (Faust
+drops what it holds at a rebalance or a seek, and the fetcher can run ahead of
+the seek to the committed offsets at start-up). A skip with later messages
+behind it is caught by the agents' offset guard when the next one arrives; a
+skip of a partition's last messages has no next one, and the client, at the
+end, fetches nothing more by itself (seen: a worker started on a 200,000-event
+backlog had one hotline case left behind, until the stall exit a minute later).
 """
 
 from __future__ import annotations
@@ -50,9 +60,19 @@ class ProgressWatch:
         topics: The input topics to watch.
     """
 
-    def __init__(self, stall_timeout_s: float, topics: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        stall_timeout_s: float,
+        topics: tuple[str, ...],
+        *,
+        reread_after_s: float | None = None,
+        rereads: Callable[[], object] = lambda: None,
+    ) -> None:
         self.stall_timeout_s = stall_timeout_s
         self.topics = topics
+        self.reread_after_s = reread_after_s
+        self._rereads = rereads
+        self._reread_at: dict[tuple[str, int], float] = {}
         self._next: dict[tuple[str, int], int] = {}
         self._since: dict[tuple[str, int], float] = {}
         self.stalls: list[Stall] = []
@@ -70,6 +90,7 @@ class ProgressWatch:
         """A rebalance or recovery is running: nothing is judged, every clock restarts."""
         for key in self._since:
             self._since[key] = now
+        self._reread_at.clear()
         self.stalls = []
 
     async def check(
@@ -99,8 +120,27 @@ class ProgressWatch:
                     continue
                 if now - since >= self.stall_timeout_s:
                     stalls.append(Stall(topic, partition, highwater - following, now - since))
+                elif self._dropped(key, now, since, consumer, highwater):
+                    log.warning(
+                        "%s[%d]: fetched to its end offset %d, nothing received from %d for "
+                        "%.0fs: reading again from %d",
+                        topic, partition, highwater, following, now - since, following,
+                    )  # fmt: skip
+                    self._reread_at[key] = now
+                    self._rereads()
+                    await consumer.seek(topic, partition, following)
         self.stalls = stalls
         return stalls
+
+    def _dropped(
+        self, key: tuple[str, int], now: float, since: float, consumer: ConsumerView, end: int
+    ) -> bool:
+        """Whether a lagging partition's records were fetched and never delivered."""
+        wait = self.reread_after_s
+        if wait is None or now - since < wait or now - self._reread_at.get(key, since) < wait:
+            return False
+        position = consumer.position(*key)
+        return position is not None and position >= end
 
 
 STALL_EXIT_CODE = 70

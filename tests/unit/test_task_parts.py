@@ -123,6 +123,8 @@ class FakeConsumer:
     def __init__(self) -> None:
         self.ends: dict[tuple[str, int], int] = {}
         self.starts: dict[tuple[str, int], int] = {}
+        self.positions: dict[tuple[str, int], int] = {}
+        self.sought: list[tuple[str, int, int]] = []
         self.fetched_at = 0.0
 
     def assigned(self, topic: str) -> set[int]:
@@ -135,11 +137,14 @@ class FakeConsumer:
     def start_offset(self, topic: str, partition: int) -> int | None:
         return self.starts.get((topic, partition))
 
+    def position(self, topic: str, partition: int) -> int | None:
+        return self.positions.get((topic, partition))
+
     def last_fetch_at(self) -> float | None:
         return self.fetched_at
 
     async def seek(self, topic: str, partition: int, offset: int) -> None:
-        raise AssertionError("the stall guard never seeks")
+        self.sought.append((topic, partition, offset))
 
     def skip_gap(self, topic: str, partition: int, start: int, end: int) -> None:
         raise AssertionError("the stall guard never skips offsets")
@@ -167,6 +172,45 @@ def test_a_partition_with_lag_and_no_progress_is_a_stall():
     assert check(500.0) == []  # caught up: nothing to wait for
     consumer.ends[("in", 1)] = 8  # lag again, but the broker went silent at 500 s
     assert asyncio.run(watch.check(900.0, consumer, {"in": {0, 1}})) == []
+
+
+def test_a_partition_fetched_to_its_end_that_delivers_nothing_is_read_again():
+    consumer = FakeConsumer()
+    consumer.ends = {("in", 0): 1, ("in", 1): 10}
+    consumer.starts = {("in", 0): 0, ("in", 1): 0}
+    # in[0]: its one record was fetched (position at the end) and never delivered;
+    # in[1]: the client has not fetched its records yet (it will by itself).
+    consumer.positions = {("in", 0): 1, ("in", 1): 4}
+    rereads: list[None] = []
+    watch = ProgressWatch(60.0, ("in",), reread_after_s=5.0, rereads=lambda: rereads.append(None))
+
+    def check(now: float) -> list[str]:
+        consumer.fetched_at = now
+        stalls = asyncio.run(watch.check(now, consumer, {"in": {0, 1}}))
+        return [stall.describe() for stall in stalls]
+
+    check(0.0)
+    check(4.0)
+    assert consumer.sought == []
+    check(5.0)
+    assert consumer.sought == [("in", 0, 0)]  # from the offset due, once
+    check(7.0)
+    assert consumer.sought == [("in", 0, 0)]
+    check(10.0)
+    assert consumer.sought == [("in", 0, 0), ("in", 0, 0)]  # still nothing: again
+    assert len(rereads) == 2
+    # Read again, it arrives: the watch knows the next offset due from then on.
+    watch.observe("in", 0, 0, 11.0)
+    consumer.ends[("in", 0)] = 3
+    consumer.positions[("in", 0)] = 3
+    check(20.0)
+    assert consumer.sought[-1] == ("in", 0, 1)
+    # A partition that never delivers still becomes a stall, as before.
+    assert check(61.0) == ["in[1]: 10 messages behind, nothing received for 61s"]
+    watch.pause(62.0)  # a rebalance: every clock restarts, no read again before the wait
+    count = len(consumer.sought)
+    check(66.0)
+    assert len(consumer.sought) == count
 
 
 def test_a_worker_that_stays_stalled_answers_503_then_exits_non_zero():

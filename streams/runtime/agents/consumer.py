@@ -29,6 +29,10 @@ class ConsumerView(Protocol):
         """
         ...
 
+    def position(self, topic: str, partition: int) -> int | None:
+        """The offset the client fetches next for the partition (None: not known yet)."""
+        ...
+
     def last_fetch_at(self) -> float | None:
         """Wall time of the newest fetch response for any assigned partition (None: none yet).
 
@@ -92,6 +96,20 @@ class FaustConsumerView:
             if value is None or fetched_ms is None:
                 return None
             return int(value), fetched_ms / 1000.0
+        return None
+
+    def position(self, topic: str, partition: int) -> int | None:
+        """The offset aiokafka's fetcher asks for next (None: no valid position yet)."""
+        from faust.types import TP
+
+        consumer = self._consumer()
+        if consumer is None:
+            return None
+        with contextlib.suppress(Exception):  # unknown partition, consumer restarting
+            client = consumer._thread._ensure_consumer()  # the aiokafka consumer
+            state = client._subscription.subscription.assignment.state_value(TP(topic, partition))
+            if state is not None and state.has_valid_position:
+                return int(state.position)
         return None
 
     def last_fetch_at(self) -> float | None:
