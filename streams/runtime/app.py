@@ -200,6 +200,11 @@ def create_app(
         value = getattr(app, "consumer_generation_id", None)
         return None if value is None else int(value)
 
+    def inputs_flow() -> bool:
+        # Read when the router's timer fires, after both agents exist.
+        last = max(engine.last_input_at, router.last_input_at)
+        return time.time() - last < INPUTS_FLOW_S
+
     watch = ProgressWatch(
         settings.stall_timeout_s,
         watched,
@@ -209,7 +214,7 @@ def create_app(
     router = HotlineRouter(
         topics, settings.partitions, intake, pipeline, registry_feed, metrics, wall_clock,
         outbox, dead_letters, consumer, heartbeat_s=settings.idle_wait_s / 2,
-        busy_heartbeat_s=settings.idle_wait_s / 8, busy=lambda: inputs_flow(),
+        busy_heartbeat_s=settings.idle_wait_s / 8, busy=inputs_flow,
         observe=watch.observe, generation=generation,
     )  # fmt: skip
     engine = EngineAgent(
@@ -243,10 +248,6 @@ def create_app(
     app.on_partitions_assigned.connect(assigned)
     app.timer(interval=min(0.05, settings.idle_wait_s / 4))(engine.tick)
     app.timer(interval=router.busy_heartbeat_s)(router.heartbeat)
-
-    def inputs_flow() -> bool:
-        last = max(engine.last_input_at, router.last_input_at)
-        return time.time() - last < INPUTS_FLOW_S
 
     def busy() -> bool:
         tables: Any = app.tables

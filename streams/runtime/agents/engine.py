@@ -324,7 +324,6 @@ class EngineAgent:
                         await self._internal(task, message, arrival, batch)
                     elif role is not None:
                         batch.received[role] += 1
-                        self.last_input_at = now
                         await self._direct(task, role, message, arrival, batch)
                     else:  # pragma: no cover - the agent subscribes to these topics only
                         batch.finish.append((tp, message.offset))
@@ -332,6 +331,8 @@ class EngineAgent:
                 # lost batch or a stopped agent.
                 except Exception as exc:  # noqa: BLE001
                     await self._failed(message, exc, role or "engine", batch)
+            if any(role != "internal" for role in batch.received):
+                self.last_input_at = now  # a direct input came (once per batch, not per message)
             await self._finish_round(batch, now)
             await self._offsets.seek()
 
